@@ -1,0 +1,54 @@
+// Package config turns flags, environment, a config file and defaults (in that order
+// of precedence) into one validated, immutable Config snapshot.
+package config
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config is the validated configuration. It is a value: copy it freely, never mutate
+// a shared one.
+type Config struct {
+	HTTP    HTTP
+	Tracker Tracker
+	Swarm   Swarm
+	Log     Log
+}
+
+// HTTP configures the HTTP tracker front.
+type HTTP struct {
+	Listen            []string      // http.listen
+	ReadHeaderTimeout time.Duration // http.read_header_timeout
+	WriteTimeout      time.Duration // http.write_timeout
+	IdleTimeout       time.Duration // http.idle_timeout
+	MaxHeaderBytes    int           // http.max_header_bytes
+	MaxConnections    int           // http.max_connections
+}
+
+// Tracker configures announce and scrape semantics shared by every front.
+type Tracker struct {
+	Interval        time.Duration  // tracker.interval
+	MinInterval     time.Duration  // tracker.min_interval
+	PeerTimeout     time.Duration  // tracker.peer_timeout (0 in the file means 1.5 × interval)
+	NumWantDefault  int            // tracker.numwant_default
+	NumWantMax      int            // tracker.numwant_max
+	ScrapeMax       int            // tracker.scrape_max
+	FullScrape      bool           // tracker.full_scrape
+	AllowIPParam    bool           // tracker.allow_ip_param
+	AllowedNetworks []netip.Prefix // tracker.allowed_networks
+}
+
+// Swarm configures the peer store's hard caps.
+type Swarm struct {
+	MaxTorrents        int // swarm.max_torrents
+	MaxPeers           int // swarm.max_peers
+	MaxPeersPerTorrent int // swarm.max_peers_per_torrent
+}
+
+// Log configures logging to stderr.
+type Log struct {
+	Level  slog.Level // log.level
+	Format string     // log.format: "text" or "json"
+}
