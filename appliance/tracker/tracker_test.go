@@ -1,0 +1,214 @@
+package tracker_test
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
+)
+
+func testConfig() config.Tracker {
+	return config.Tracker{
+		Interval:        30 * time.Minute,
+		MinInterval:     15 * time.Minute,
+		PeerTimeout:     45 * time.Minute,
+		NumWantDefault:  50,
+		NumWantMax:      200,
+		ScrapeMax:       74,
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
+	}
+}
+
+func newTracker(cfg config.Tracker, o swarm.Opts) *tracker.Tracker {
+	o.PeerTimeout = cfg.PeerTimeout
+	return tracker.New(cfg, swarm.New(o, clock.NewFake(time.Unix(0, 0))))
+}
+
+var (
+	hashA = tracker.InfoHash{1}
+	hashB = tracker.InfoHash{2}
+	src1  = netip.MustParseAddr("10.0.0.1")
+	src2  = netip.MustParseAddr("10.0.0.2")
+	src6  = netip.MustParseAddr("fd00::6")
+)
+
+func req(h tracker.InfoHash, port uint16, left int64, ev tracker.Event) *tracker.AnnounceRequest {
+	return &tracker.AnnounceRequest{InfoHash: h, Port: port, Left: left, Event: ev, NumWant: -1}
+}
+
+func announce(t *testing.T, trk *tracker.Tracker, src netip.Addr, r *tracker.AnnounceRequest) tracker.AnnounceResponse {
+	t.Helper()
+	var resp tracker.AnnounceResponse
+	if err := trk.Announce(src, r, swarm.AnyFamily, &resp); err != nil {
+		t.Fatalf("announce: %v", err)
+	}
+	return resp
+}
+
+func TestAnnounceCountsAndPeers(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{})
+	announce(t, trk, src1, req(hashA, 6881, 0, tracker.EventStarted))
+	announce(t, trk, src6, req(hashA, 6882, 100, tracker.EventPaused))
+	resp := announce(t, trk, netip.MustParseAddr("::ffff:10.0.0.2"), req(hashA, 6883, 100, tracker.EventNone))
+	if resp.Complete != 1 || resp.Incomplete != 2 || resp.Downloaders != 1 {
+		t.Errorf("counts: complete %d incomplete %d downloaders %d, want 1 2 1", resp.Complete, resp.Incomplete, resp.Downloaders)
+	}
+	if len(resp.Peers4) != 6 || len(resp.Peers6) != 18 {
+		t.Errorf("peers: %d bytes IPv4, %d bytes IPv6, want one of each", len(resp.Peers4), len(resp.Peers6))
+	}
+	if resp.ExternalIP != src2 {
+		t.Errorf("external ip %v, want the unmapped source %v", resp.ExternalIP, src2)
+	}
+	if resp.MinInterval != 15*time.Minute {
+		t.Errorf("min interval %v", resp.MinInterval)
+	}
+}
+
+func TestIntervalJitter(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{})
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		iv := announce(t, trk, src1, req(hashA, 6881, 1, 0)).Interval
+		if iv < 27*time.Minute || iv > 33*time.Minute {
+			t.Fatalf("interval %v outside 30m ±10%%", iv)
+		}
+		seen[iv] = true
+	}
+	if len(seen) < 5 {
+		t.Errorf("interval barely varies: %v", seen)
+	}
+}
+
+func TestNumWant(t *testing.T) {
+	cfg := testConfig()
+	cfg.NumWantDefault, cfg.NumWantMax = 3, 5
+	trk := newTracker(cfg, swarm.Opts{})
+	for i := range 10 {
+		announce(t, trk, src1, req(hashA, uint16(7000+i), 1, 0))
+	}
+	for _, tc := range []struct{ numwant, want int }{{-1, 3}, {0, 0}, {2, 2}, {5, 5}, {1000, 5}} {
+		r := req(hashA, 6881, 1, 0)
+		r.NumWant = tc.numwant
+		if got := len(announce(t, trk, src2, r).Peers4) / 6; got != tc.want {
+			t.Errorf("numwant %d: got %d peers, want %d", tc.numwant, got, tc.want)
+		}
+	}
+}
+
+func TestAccess(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{})
+	for _, tc := range []struct {
+		src  string
+		want bool
+	}{
+		{"10.1.2.3", true}, {"::ffff:10.1.2.3", true}, {"fd00::1", true},
+		{"192.168.1.1", false}, {"8.8.8.8", false}, {"2001:db8::1", false},
+	} {
+		var resp tracker.AnnounceResponse
+		err := trk.Announce(netip.MustParseAddr(tc.src), req(hashA, 6881, 1, 0), swarm.AnyFamily, &resp)
+		if got := err == nil; got != tc.want {
+			t.Errorf("%s: allowed=%v, want %v (err %v)", tc.src, got, tc.want, err)
+		}
+		if !tc.want && !errors.Is(err, tracker.ErrNotAllowed) {
+			t.Errorf("%s: err %v, want ErrNotAllowed", tc.src, err)
+		}
+		if _, err := trk.Scrape(netip.MustParseAddr(tc.src), []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
+			t.Errorf("%s scrape: err %v, want allowed=%v", tc.src, err, tc.want)
+		}
+	}
+	if st := trk.Stats(); st.Refused != 6 {
+		t.Errorf("refused %d, want 6", st.Refused)
+	}
+}
+
+func TestIPParam(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		allow bool
+		ip    string
+		want  string
+	}{
+		{"ignored by default", false, "10.9.9.9", "10.0.0.1"},
+		{"used when allowed", true, "10.9.9.9", "10.9.9.9"},
+		{"outside allowed networks", true, "8.8.8.8", "10.0.0.1"},
+		{"unspecified", true, "0.0.0.0", "10.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.AllowIPParam = tc.allow
+			trk := newTracker(cfg, swarm.Opts{})
+			r := req(hashA, 6881, 1, 0)
+			r.IP = netip.MustParseAddr(tc.ip)
+			announce(t, trk, src1, r)
+			got := announce(t, trk, src2, req(hashA, 6882, 1, 0)).Peers4
+			if len(got) != 6 || netip.AddrFrom4([4]byte(got[:4])).String() != tc.want {
+				t.Errorf("peer stored as %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCapsGiveRetryIn(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{MaxTorrents: 1, MaxPeersPerTorrent: 1})
+	announce(t, trk, src1, req(hashA, 6881, 1, 0))
+	for _, tc := range []struct {
+		name string
+		r    *tracker.AnnounceRequest
+	}{
+		{"torrents", req(hashB, 6881, 1, 0)},
+		{"swarm", req(hashA, 6882, 1, 0)},
+	} {
+		var resp tracker.AnnounceResponse
+		err := trk.Announce(src1, tc.r, swarm.AnyFamily, &resp)
+		var te *tracker.Error
+		if !errors.As(err, &te) || te.RetryIn != 15*time.Minute || te.Reason == "" {
+			t.Errorf("%s cap: err %#v, want a failure reason with retry in 15m", tc.name, err)
+		}
+	}
+	// The existing peer keeps announcing.
+	announce(t, trk, src1, req(hashA, 6881, 0, tracker.EventCompleted))
+}
+
+func TestScrape(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{})
+	announce(t, trk, src1, req(hashA, 6881, 1, tracker.EventStarted))
+	announce(t, trk, src1, req(hashA, 6881, 0, tracker.EventCompleted))
+	announce(t, trk, src2, req(hashA, 6881, 5, tracker.EventPaused))
+	got, err := trk.Scrape(src1, []tracker.InfoHash{hashA, hashB}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tracker.ScrapeEntry{
+		{InfoHash: hashA, Complete: 1, Incomplete: 1, Downloaded: 1, Downloaders: 0},
+		{InfoHash: hashB},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("scrape %+v, want %+v", got, want)
+	}
+	if _, err := trk.Scrape(src1, nil, nil); !errors.Is(err, tracker.ErrFullScrape) {
+		t.Errorf("full scrape while disabled: err %v", err)
+	}
+	cfg := testConfig()
+	cfg.FullScrape = true
+	full := newTracker(cfg, swarm.Opts{})
+	announce(t, full, src1, req(hashA, 6881, 1, 0))
+	announce(t, full, src1, req(hashB, 6881, 1, 0))
+	if got, err := full.Scrape(src1, nil, nil); err != nil || len(got) != 2 {
+		t.Errorf("full scrape: %v, %v", got, err)
+	}
+}
+
+func TestStoppedGetsNoPeers(t *testing.T) {
+	trk := newTracker(testConfig(), swarm.Opts{})
+	announce(t, trk, src1, req(hashA, 6881, 1, 0))
+	announce(t, trk, src2, req(hashA, 6881, 1, 0))
+	resp := announce(t, trk, src2, req(hashA, 6881, 1, tracker.EventStopped))
+	if len(resp.Peers4) != 0 || resp.Incomplete != 1 {
+		t.Errorf("stopped: %d peer bytes, incomplete %d", len(resp.Peers4), resp.Incomplete)
+	}
+}
