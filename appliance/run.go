@@ -4,11 +4,28 @@ package appliance
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/httptracker"
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
+
+// shutdownGrace bounds how long in-flight requests may take once asked to stop;
+// with start-up and exit it keeps a stop well inside systemd's and the CLI's 5 s.
+const shutdownGrace = 3 * time.Second
+
+// statsEvery is how often the aggregate counts are logged.
+const statsEvery = 10 * time.Minute
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight requests and
 // returns nil. Every listener is bound before anything else starts; a listener that
@@ -16,6 +33,135 @@ import (
 // listening it logs "listening" (info) for each listener and writes the announce
 // URLs to stdout, one per line.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
-	<-ctx.Done()
-	return nil
+	listeners, err := listen(cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
+
+	store := swarm.New(swarm.Opts{
+		PeerTimeout:        cfg.Tracker.PeerTimeout,
+		MaxTorrents:        cfg.Swarm.MaxTorrents,
+		MaxPeers:           cfg.Swarm.MaxPeers,
+		MaxPeersPerTorrent: cfg.Swarm.MaxPeersPerTorrent,
+	}, clock.Real{})
+	trk := tracker.New(cfg.Tracker, store)
+	srv := httptracker.New(cfg.HTTP, cfg.Tracker, trk, log)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go store.Run(ctx)
+
+	served := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { served <- srv.Serve(l) }()
+		log.Info("listening", "proto", "http", "addr", l.Addr().String())
+	}
+	for _, u := range announceURLs(listeners) {
+		fmt.Fprintln(stdout, u)
+	}
+	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers)
+
+	var serveErr error
+	tick := time.NewTicker(statsEvery)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-served:
+			if err != nil {
+				serveErr = fmt.Errorf("http: serve: %w", err)
+				break loop
+			}
+		case <-tick.C:
+			logStats(log, trk.Stats())
+		}
+	}
+
+	log.Info("stopping")
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("stopping: requests still in flight were cut off", "err", err)
+	}
+	logStats(log, trk.Stats())
+	log.Info("stopped")
+	return serveErr
+}
+
+// listen binds every address before anything serves, so a bad address is a
+// configuration error and the process has not half-started.
+func listen(addrs []string) ([]net.Listener, error) {
+	var ls []net.Listener
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Err != nil {
+				err = oe.Err
+			}
+			return nil, &config.KeyError{Key: "http.listen", Problem: fmt.Sprintf("%q: %v", a, err)}
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// logStats logs aggregate counts only: nothing that identifies a peer or a torrent.
+func logStats(log *slog.Logger, st tracker.Stats) {
+	log.Info("stats",
+		"torrents", st.Swarm.Torrents, "peers", st.Swarm.Peers, "seeders", st.Swarm.Seeders,
+		"announces", st.Announces, "scrapes", st.Scrapes, "refused", st.Refused,
+		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm)
+}
+
+// announceURLs lists the URLs a LAN client can use: for a wildcard listener, one per
+// address of this machine (LAN addresses first, loopback last).
+func announceURLs(ls []net.Listener) []string {
+	var urls []string
+	for _, l := range ls {
+		ap, err := netip.ParseAddrPort(l.Addr().String())
+		if err != nil {
+			continue
+		}
+		port := strconv.Itoa(int(ap.Port()))
+		addrs := []netip.Addr{ap.Addr().Unmap()}
+		if ap.Addr().IsUnspecified() {
+			addrs = LocalAddrs(ap.Addr().Is4())
+		}
+		for _, a := range addrs {
+			urls = append(urls, "http://"+net.JoinHostPort(a.String(), port)+"/announce")
+		}
+	}
+	return urls
+}
+
+// LocalAddrs returns this machine's addresses that a URL can name: non-loopback ones
+// first, then loopback; IPv6 link-local ones are left out (a URL cannot carry their
+// zone portably). With only4, IPv6 addresses are left out too.
+func LocalAddrs(only4 bool) []netip.Addr {
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	}
+	var lan, loop []netip.Addr
+	for _, ia := range ifaddrs {
+		pfx, err := netip.ParsePrefix(ia.String())
+		if err != nil {
+			continue
+		}
+		a := pfx.Addr().Unmap()
+		switch {
+		case a.Is6() && (only4 || a.IsLinkLocalUnicast()):
+		case a.IsLoopback():
+			loop = append(loop, a)
+		default:
+			lan = append(lan, a)
+		}
+	}
+	return append(lan, loop...)
 }

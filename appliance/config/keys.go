@@ -1,0 +1,186 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The constructors below tie a key's decoder, range check and Config field together,
+// so the schema table stays one line of facts per key.
+
+func durationKey(name string, def, lo, hi time.Duration, doc string, field func(*Config) *time.Duration) key {
+	return key{
+		name: name, kind: kindDuration, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			d, problem := toDuration(raw)
+			if problem == "" {
+				problem = inRange(d, lo, hi, formatDuration)
+			}
+			if problem == "" {
+				*field(c) = d
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func intKey(name string, def, lo, hi int, doc string, field func(*Config) *int) key {
+	return key{
+		name: name, kind: kindInt, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			n, problem := toInt(raw)
+			switch {
+			case problem != "":
+			case hi == noMax && n < lo:
+				problem = fmt.Sprintf("%d is out of range; want at least %d", n, lo)
+			case hi != noMax:
+				problem = inRange(n, lo, hi, strconv.Itoa)
+			}
+			if problem == "" {
+				*field(c) = n
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func boolKey(name string, def bool, doc string, field func(*Config) *bool) key {
+	return key{
+		name: name, kind: kindBool, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			b, problem := toBool(raw)
+			if problem == "" {
+				*field(c) = b
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+// listKey is a list of strings; check judges the whole list once every entry is a
+// string.
+func listKey(name string, def []string, doc string, check func([]string) string, field func(*Config) *[]string) key {
+	return key{
+		name: name, kind: kindStrings, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			list, problem := toStrings(raw)
+			if problem == "" {
+				problem = check(list)
+			}
+			if problem == "" {
+				*field(c) = list
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func cidrsKey(name string, def []string, doc string, field func(*Config) *[]netip.Prefix) key {
+	return key{
+		name: name, kind: kindCIDRs, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			list, problem := toStrings(raw)
+			if problem != "" {
+				return problem
+			}
+			prefixes, problem := toPrefixes(list)
+			if problem == "" {
+				*field(c) = prefixes
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func levelKey(name, def, doc string, field func(*Config) *slog.Level) key {
+	return key{
+		name: name, kind: kindLevel, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			word, problem := toWord(raw, levelNames)
+			if problem == "" {
+				*field(c) = levels[word]
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func enumKey(name, def string, choices []string, doc string, field func(*Config) *string) key {
+	return key{
+		name: name, kind: kindEnum, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			word, problem := toWord(raw, choices)
+			if problem == "" {
+				*field(c) = word
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+var (
+	levelNames = []string{"debug", "info", "warn", "error"}
+	levels     = map[string]slog.Level{
+		"debug": slog.LevelDebug,
+		"info":  slog.LevelInfo,
+		"warn":  slog.LevelWarn,
+		"error": slog.LevelError,
+	}
+)
+
+// inRange says why v is outside lo..hi, or "" if it is inside.
+func inRange[T cmp.Ordered](v, lo, hi T, format func(T) string) string {
+	if v >= lo && v <= hi {
+		return ""
+	}
+	return fmt.Sprintf("%s is out of range; want %s to %s", format(v), format(lo), format(hi))
+}
+
+// checkListenAddrs checks the form of http.listen without binding anything: binding
+// is CheckListen's job and the tracker's.
+func checkListenAddrs(addrs []string) string {
+	if len(addrs) == 0 {
+		return `want at least one address, like ":6969"`
+	}
+	seen := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		if problem := checkListenAddr(a); problem != "" {
+			return problem
+		}
+		// Port 0 asks for a fresh port each time, so only a fixed port can clash.
+		if seen[a] && !strings.HasSuffix(a, ":0") {
+			return fmt.Sprintf("%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	return ""
+}
+
+func checkListenAddr(a string) string {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port; want an address like :6969, 192.168.1.10:6969 or [::1]:6969", a)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("%q: the port must be a number from 0 to 65535", a)
+	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Sprintf("%q: %q is not an IPv6 address", a, host)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,185 @@
+package config
+
+import (
+	"log/slog"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// The schema is the single list of configuration keys: the loader, the flags, the
+// environment names, YAML output and configs/swarmlight.yaml all derive from it, so
+// a key added here is a key everywhere.
+var schema = []key{
+	listKey("http.listen", []string{":6969"},
+		`TCP addresses to serve HTTP on, as host:port; ":6969" is every IPv4 and IPv6 address`,
+		checkListenAddrs, func(c *Config) *[]string { return &c.HTTP.Listen }),
+	durationKey("http.read_header_timeout", 5*time.Second, time.Second, time.Hour,
+		"How long a client may take to send its request headers (1s to 1h)",
+		func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout }),
+	durationKey("http.write_timeout", 10*time.Second, time.Second, time.Hour,
+		"How long writing one response may take (1s to 1h)",
+		func(c *Config) *time.Duration { return &c.HTTP.WriteTimeout }),
+	durationKey("http.idle_timeout", 60*time.Second, time.Second, time.Hour,
+		"How long an idle keep-alive connection stays open (1s to 1h)",
+		func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout }),
+	intKey("http.max_header_bytes", 16384, 4096, 1048576,
+		"Largest request header accepted, in bytes (4096 to 1048576)",
+		func(c *Config) *int { return &c.HTTP.MaxHeaderBytes }),
+	intKey("http.max_connections", 1024, 1, noMax,
+		"Most HTTP connections open at once (at least 1)",
+		func(c *Config) *int { return &c.HTTP.MaxConnections }),
+
+	durationKey("tracker.interval", 30*time.Minute, 10*time.Second, 24*time.Hour,
+		"How often clients should announce (10s to 24h)",
+		func(c *Config) *time.Duration { return &c.Tracker.Interval }),
+	durationKey("tracker.min_interval", 15*time.Minute, time.Second, 24*time.Hour,
+		"Shortest announce interval clients must respect (1s to tracker.interval)",
+		func(c *Config) *time.Duration { return &c.Tracker.MinInterval }),
+	durationKey("tracker.peer_timeout", 0, 0, 7*24*time.Hour,
+		"How long a silent peer stays listed; 0 means 1.5 x tracker.interval (else more than the interval, at most 168h)",
+		func(c *Config) *time.Duration { return &c.Tracker.PeerTimeout }),
+	intKey("tracker.numwant_default", 50, 0, noMax,
+		"Peers returned when a client does not say how many it wants (0 to tracker.numwant_max)",
+		func(c *Config) *int { return &c.Tracker.NumWantDefault }),
+	intKey("tracker.numwant_max", 200, 1, 1000,
+		"Most peers returned in one announce (1 to 1000)",
+		func(c *Config) *int { return &c.Tracker.NumWantMax }),
+	intKey("tracker.scrape_max", 74, 1, 256,
+		"Most torrents one scrape request may ask about (1 to 256)",
+		func(c *Config) *int { return &c.Tracker.ScrapeMax }),
+	boolKey("tracker.full_scrape", false,
+		"Answer a scrape that names no torrent with every torrent's counts",
+		func(c *Config) *bool { return &c.Tracker.FullScrape }),
+	boolKey("tracker.allow_ip_param", false,
+		"Trust the ip= announce parameter instead of the connection's source address",
+		func(c *Config) *bool { return &c.Tracker.AllowIPParam }),
+	cidrsKey("tracker.allowed_networks",
+		[]string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"},
+		`Client networks (CIDR) allowed to use the tracker; ["0.0.0.0/0", "::/0"] allows everyone`,
+		func(c *Config) *[]netip.Prefix { return &c.Tracker.AllowedNetworks }),
+
+	intKey("swarm.max_torrents", 100000, 1, noMax,
+		"Most torrents tracked at once (at least 1)",
+		func(c *Config) *int { return &c.Swarm.MaxTorrents }),
+	intKey("swarm.max_peers", 1000000, 1, noMax,
+		"Most peers tracked at once across all torrents (at least 1)",
+		func(c *Config) *int { return &c.Swarm.MaxPeers }),
+	intKey("swarm.max_peers_per_torrent", 100000, 1, noMax,
+		"Most peers tracked for one torrent (at least 1)",
+		func(c *Config) *int { return &c.Swarm.MaxPeersPerTorrent }),
+
+	levelKey("log.level", "info",
+		"Least severe log messages written: debug, info, warn or error",
+		func(c *Config) *slog.Level { return &c.Log.Level }),
+	enumKey("log.format", "text", []string{"text", "json"},
+		"Format of log lines on stderr: text or json",
+		func(c *Config) *string { return &c.Log.Format }),
+}
+
+// noMax marks an integer key whose only upper bound is what an int holds.
+const noMax = math.MaxInt
+
+// kind is how a key's value is written and checked.
+type kind int
+
+const (
+	kindStrings  kind = iota // list of strings: a YAML list, or text split on commas and spaces
+	kindCIDRs                // list of CIDR prefixes, written like kindStrings
+	kindDuration             // duration with a unit, like 30m
+	kindInt                  // whole number
+	kindBool                 // true or false
+	kindLevel                // log level name
+	kindEnum                 // one of a fixed set of words
+)
+
+// typeName is what help output calls the value of a key of this kind.
+func (k kind) typeName() string {
+	switch k {
+	case kindStrings:
+		return "strings"
+	case kindCIDRs:
+		return "cidrs"
+	case kindDuration:
+		return "duration"
+	case kindInt:
+		return "int"
+	case kindBool:
+		return "bool"
+	case kindLevel:
+		return "level"
+	default:
+		return "string"
+	}
+}
+
+func (k kind) isList() bool { return k == kindStrings || k == kindCIDRs }
+
+// key is one configuration key.
+type key struct {
+	name string
+	kind kind
+	def  any // the default, in a form apply accepts
+	doc  string
+
+	// apply decodes raw (from YAML, the environment, a flag or def), checks it on its
+	// own and stores it in c. It returns the problem in words, or "" if raw is good.
+	apply func(c *Config, raw any) string
+
+	// value is the key's current value in c, for YAML output.
+	value func(c *Config) any
+}
+
+// section is the part of the key before the dot, the YAML mapping it lives in.
+func (k key) section() string {
+	sec, _, _ := strings.Cut(k.name, ".")
+	return sec
+}
+
+// leaf is the part of the key after the dot, its name inside the YAML mapping.
+func (k key) leaf() string {
+	_, leaf, _ := strings.Cut(k.name, ".")
+	return leaf
+}
+
+// Keys lists every configuration key, dotted as in flags and in the error messages,
+// in the order of the documented config file.
+func Keys() []string {
+	names := make([]string, len(schema))
+	for i, k := range schema {
+		names[i] = k.name
+	}
+	return names
+}
+
+// lookupKey finds a key by its dotted name.
+func lookupKey(name string) (key, bool) {
+	for _, k := range schema {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return key{}, false
+}
+
+// isSection reports whether name is the first part of some key.
+func isSection(name string) bool {
+	for _, k := range schema {
+		if k.section() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Default is the configuration with every key at its default.
+func Default() Config {
+	cfg, errs := build(func(k key) (any, string) { return k.def, "" })
+	if len(errs) > 0 {
+		// The defaults are constants checked by the tests; failing here is a bug in
+		// the schema, not a user's mistake.
+		panic("config: the built-in defaults are invalid: " + errs.Error())
+	}
+	return cfg
+}

@@ -1,0 +1,61 @@
+package config
+
+import "fmt"
+
+// source gives a key's raw value and where it came from ("" for the default), for
+// messages that tell the user which line, variable or flag to fix.
+type source func(k key) (raw any, origin string)
+
+// build decodes every key from src, then checks the rules that span keys. It keeps
+// going after a problem so the user sees every problem in one run.
+func build(src source) (Config, Errors) {
+	var cfg Config
+	var errs Errors
+	bad := make(map[string]bool)
+	for _, k := range schema {
+		raw, origin := src(k)
+		if problem := k.apply(&cfg, raw); problem != "" {
+			errs = append(errs, &KeyError{Key: k.name, Problem: problem + fromWhere(origin)})
+			bad[k.name] = true
+		}
+	}
+	errs = append(errs, crossCheck(&cfg, bad)...)
+	return cfg, errs
+}
+
+// crossCheck applies the rules between keys, skipping any rule whose keys are
+// already reported: comparing against a value we did not store would only add noise.
+func crossCheck(c *Config, bad map[string]bool) Errors {
+	var errs Errors
+	t := &c.Tracker
+	if !bad["tracker.interval"] && !bad["tracker.min_interval"] && t.MinInterval > t.Interval {
+		errs = append(errs, &KeyError{Key: "tracker.min_interval", Problem: fmt.Sprintf(
+			"%s is longer than tracker.interval %s; want at most the interval",
+			formatDuration(t.MinInterval), formatDuration(t.Interval))})
+	}
+	if !bad["tracker.interval"] && !bad["tracker.peer_timeout"] {
+		switch {
+		case t.PeerTimeout == 0:
+			// Resolved here so no consumer has to know that 0 means "derive it".
+			t.PeerTimeout = t.Interval * 3 / 2
+		case t.PeerTimeout <= t.Interval:
+			errs = append(errs, &KeyError{Key: "tracker.peer_timeout", Problem: fmt.Sprintf(
+				"%s is not longer than tracker.interval %s, so peers would vanish between announces; want more than the interval, or 0 for 1.5 x the interval",
+				formatDuration(t.PeerTimeout), formatDuration(t.Interval))})
+		}
+	}
+	if !bad["tracker.numwant_default"] && !bad["tracker.numwant_max"] && t.NumWantDefault > t.NumWantMax {
+		errs = append(errs, &KeyError{Key: "tracker.numwant_default", Problem: fmt.Sprintf(
+			"%d is more than tracker.numwant_max %d; want at most numwant_max",
+			t.NumWantDefault, t.NumWantMax)})
+	}
+	return errs
+}
+
+// fromWhere is the suffix naming where a bad value came from.
+func fromWhere(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	return " (set " + origin + ")"
+}

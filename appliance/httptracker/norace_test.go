@@ -1,0 +1,5 @@
+//go:build !race
+
+package httptracker
+
+const raceEnabled = false

@@ -1,0 +1,211 @@
+// Package httptracker is the HTTP front of the tracker (BEP 3, 7, 23, 24, 48):
+// GET /announce and GET /scrape, replies always bencoded and compact. parser.go reads
+// queries, writer.go writes replies; this file serves them.
+package httptracker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
+)
+
+// Server serves the HTTP tracker on any number of listeners.
+type Server struct {
+	trk       *tracker.Tracker
+	log       *slog.Logger
+	scrapeMax int
+	maxConns  int
+	srv       *http.Server
+	pool      sync.Pool // *exchange
+}
+
+// exchange is the per-request scratch space, reused so that a steady stream of
+// announces does not churn the heap.
+type exchange struct {
+	req     tracker.AnnounceRequest
+	resp    tracker.AnnounceResponse
+	hashes  []tracker.InfoHash
+	entries []tracker.ScrapeEntry
+	body    bytes.Buffer
+}
+
+// New returns a Server answering from trk.
+func New(cfg config.HTTP, tcfg config.Tracker, trk *tracker.Tracker, logger *slog.Logger) *Server {
+	s := &Server{trk: trk, log: logger, scrapeMax: tcfg.ScrapeMax, maxConns: cfg.MaxConnections}
+	s.pool.New = func() any { return new(exchange) }
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadHeaderTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          log.New(errorLog{logger}, "", 0),
+	}
+	return s
+}
+
+// Serve accepts connections on l, at most MaxConnections at a time across the
+// listener, until Shutdown. It returns nil after a clean shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if s.maxConns > 0 {
+		l = netutil.LimitListener(l, s.maxConns)
+	}
+	if err := s.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting and waits, until ctx is done, for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// ServeHTTP routes the two tracker endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			// net/http would log the panic with the client's address: say only that it
+			// happened.
+			s.log.Error("http: handler panic")
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.URL.Path {
+	case "/announce":
+		s.announce(w, r)
+	case "/scrape":
+		s.scrape(w, r)
+	default:
+		http.Error(w, "not found: this is a BitTorrent tracker, announce to /announce", http.StatusNotFound)
+	}
+}
+
+func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
+	x := s.pool.Get().(*exchange)
+	defer s.pool.Put(x)
+	x.body.Reset()
+	src, ok := source(r)
+	if !ok {
+		s.fail(w, x, &tracker.Error{Reason: "cannot tell your address"})
+		return
+	}
+	if err := parseAnnounce(r.URL.RawQuery, &x.req); err != nil {
+		s.trk.Refused()
+		s.fail(w, x, err)
+		return
+	}
+	if err := s.trk.Announce(src, &x.req, swarm.AnyFamily, &x.resp); err != nil {
+		s.fail(w, x, err)
+		return
+	}
+	if err := writeAnnounce(&x.body, &x.resp); err != nil {
+		s.fail(w, x, &tracker.Error{Reason: "internal error"})
+		return
+	}
+	reply(w, &x.body)
+}
+
+func (s *Server) scrape(w http.ResponseWriter, r *http.Request) {
+	x := s.pool.Get().(*exchange)
+	defer s.pool.Put(x)
+	x.body.Reset()
+	src, ok := source(r)
+	if !ok {
+		s.fail(w, x, &tracker.Error{Reason: "cannot tell your address"})
+		return
+	}
+	hashes, err := parseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
+	x.hashes = hashes
+	if err != nil {
+		s.trk.Refused()
+		s.fail(w, x, err)
+		return
+	}
+	x.entries, err = s.trk.Scrape(src, hashes, x.entries[:0])
+	if err != nil {
+		s.fail(w, x, err)
+		return
+	}
+	if err := writeScrape(&x.body, x.entries); err != nil {
+		s.fail(w, x, &tracker.Error{Reason: "internal error"})
+		return
+	}
+	reply(w, &x.body)
+	// A full scrape can be huge: do not keep its buffers in the pool.
+	if cap(x.entries) > 4*s.scrapeMax {
+		x.entries = nil
+		x.body = bytes.Buffer{}
+	}
+}
+
+// fail answers with a bencoded failure reason and HTTP 200, as clients expect.
+func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
+	var te *tracker.Error
+	if !errors.As(err, &te) {
+		te = &tracker.Error{Reason: "internal error"}
+	}
+	// The reason is one of a fixed set of phrases that never echo the request.
+	s.log.Debug("http: refused", "reason", te.Reason)
+	x.body.Reset()
+	if werr := writeFailure(&x.body, te); werr != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	reply(w, &x.body)
+}
+
+func reply(w http.ResponseWriter, body *bytes.Buffer) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain")
+	h.Set("Content-Length", strconv.Itoa(body.Len()))
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(body.Bytes())
+}
+
+// source is the client's address as the connection shows it, unmapped.
+func source(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}
+
+// errorLog receives net/http's own error lines, which name the client's address
+// ("TLS handshake error from 10.0.0.7:51234"). It logs only what kind of error
+// happened.
+type errorLog struct{ log *slog.Logger }
+
+func (e errorLog) Write(p []byte) (int, error) {
+	kind := "server error"
+	for _, k := range []string{"TLS handshake error", "Accept error", "panic", "superfluous", "semicolon"} {
+		if strings.Contains(string(p), k) {
+			kind = strings.ToLower(k)
+			break
+		}
+	}
+	e.log.Debug("http: " + kind)
+	return len(p), nil
+}

@@ -1,0 +1,172 @@
+package httptracker
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
+)
+
+func testConfigs() (config.HTTP, config.Tracker) {
+	return config.HTTP{
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      5 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			MaxHeaderBytes:    4096,
+			MaxConnections:    16,
+		}, config.Tracker{
+			Interval:        30 * time.Minute,
+			MinInterval:     15 * time.Minute,
+			PeerTimeout:     45 * time.Minute,
+			NumWantDefault:  50,
+			NumWantMax:      200,
+			ScrapeMax:       74,
+			AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		}
+}
+
+func newServer(hc config.HTTP, tc config.Tracker) *Server {
+	store := swarm.New(swarm.Opts{PeerTimeout: tc.PeerTimeout}, clock.Real{})
+	return New(hc, tc, tracker.New(tc, store), slog.New(slog.DiscardHandler))
+}
+
+// serve runs s on a loopback listener until the test ends.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(func() { _ = s.srv.Close() })
+	return l.Addr().String()
+}
+
+const testQuery = "info_hash=abcdefghij0123456789&peer_id=-TT0001-000000000001&port=6881&left=0&uploaded=0&downloaded=0"
+
+func TestRoutes(t *testing.T) {
+	s := newServer(testConfigs())
+	for _, tc := range []struct {
+		method, target string
+		status         int
+		body           string
+	}{
+		{"GET", "/announce?" + testQuery, 200, "8:completei1e"},
+		{"HEAD", "/announce?" + testQuery, 200, ""},
+		{"GET", "/scrape?info_hash=abcdefghij0123456789", 200, "5:filesd20:abcdefghij0123456789d"},
+		{"GET", "/announce?info_hash=short", 200, "14:failure reason"},
+		{"GET", "/announce?" + strings.Repeat("x", maxQueryLen+1), 200, "too long"},
+		{"POST", "/announce?" + testQuery, 405, "method not allowed"},
+		{"GET", "/", 404, "/announce"},
+		{"GET", "/announce.php?" + testQuery, 404, ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.target, nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.body) {
+			t.Errorf("%s %.60s: %d %q, want %d containing %q", tc.method, tc.target, rec.Code, rec.Body.String(), tc.status, tc.body)
+		}
+		if tc.status == 200 && rec.Header().Get("Content-Type") != "text/plain" {
+			t.Errorf("%s %.60s: content type %q", tc.method, tc.target, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+func TestHeaderTooLarge(t *testing.T) {
+	hc, tc := testConfigs()
+	addr := serve(t, newServer(hc, tc))
+	req, _ := http.NewRequest("GET", "http://"+addr+"/announce?"+testQuery, nil)
+	req.Header.Set("X-Padding", strings.Repeat("p", 2*hc.MaxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+// TestConnectionCap: with MaxConnections reached, the next connection waits in the
+// kernel's queue and is served as soon as a slot frees.
+func TestConnectionCap(t *testing.T) {
+	hc, tc := testConfigs()
+	hc.MaxConnections = 1
+	addr := serve(t, newServer(hc, tc))
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := "GET /announce?" + testQuery + " HTTP/1.1\r\nHost: t\r\n\r\n"
+	if _, err := io.WriteString(first, request); err != nil {
+		t.Fatal(err)
+	}
+	fr := bufio.NewReader(first)
+	if resp, err := http.ReadResponse(fr, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if _, err := io.WriteString(second, request); err != nil {
+		t.Fatal(err)
+	}
+	sr := bufio.NewReader(second)
+	_ = second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := sr.Peek(1); err == nil {
+		t.Fatal("second connection served while the first holds the only slot")
+	}
+	first.Close()
+	_ = second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(sr, nil)
+	if err != nil {
+		t.Fatalf("second connection not served after the first closed: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// BenchmarkServeAnnounce is one announce through the whole handler — parse, tracker,
+// store, bencode — without the network, in a swarm of 100 peers.
+func BenchmarkServeAnnounce(b *testing.B) {
+	s := newServer(testConfigs())
+	reqs := make([]*http.Request, 100)
+	for i := range reqs {
+		q := url.Values{}
+		q.Set("info_hash", "abcdefghij0123456789")
+		q.Set("peer_id", "-TT0001-0000000000"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+		q.Set("port", "6881")
+		q.Set("left", "100")
+		reqs[i] = httptest.NewRequest("GET", "/announce?"+q.Encode(), nil)
+		reqs[i].RemoteAddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}), 40000).String()
+		s.ServeHTTP(discard{}, reqs[i])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.ServeHTTP(discard{}, reqs[i%len(reqs)])
+		i++
+	}
+}
+
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteHeader(int)             {}

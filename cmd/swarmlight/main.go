@@ -1,0 +1,172 @@
+// Command swarmlight is the LAN BitTorrent tracker appliance.
+//
+// Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on bad usage and 78
+// (EX_CONFIG) on a configuration problem, which systemd's
+// RestartPreventExitStatus=78 keeps from restart-looping.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/swarmlight/swarmlight/appliance"
+	"github.com/swarmlight/swarmlight/appliance/config"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitConfig = 78 // EX_CONFIG from sysexits.h
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is the whole command, minus the process: it returns the exit status so tests
+// can drive it.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "check-config":
+		return checkConfig(args, stdout, stderr)
+	case "version":
+		if len(args) > 0 {
+			return usageError(stderr, fmt.Sprintf("version takes no arguments, got %q", args[0]))
+		}
+		fmt.Fprintf(stdout, "swarmlight %s\n", version)
+		return exitOK
+	case "help":
+		printUsage(stdout)
+		return exitOK
+	default:
+		return usageError(stderr, fmt.Sprintf("unknown command %q", cmd))
+	}
+}
+
+// serve runs the tracker until SIGINT or SIGTERM.
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, status, ok := loadConfig("serve", args, stdout, stderr)
+	if !ok {
+		return status
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// Once stopping, give the signals back: a second Ctrl-C then kills a
+		// shutdown that hangs instead of being swallowed.
+		<-ctx.Done()
+		stop()
+	}()
+
+	err := appliance.Run(ctx, cfg, log, stdout)
+	switch {
+	case err == nil:
+		return exitOK
+	case config.IsConfigError(err):
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	default:
+		fmt.Fprintf(stderr, "swarmlight: %v\n", err)
+		return exitFail
+	}
+}
+
+// checkConfig validates the configuration, tries to bind its addresses and prints the
+// configuration in effect as YAML.
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	cfg, status, ok := loadConfig("check-config", args, stdout, stderr)
+	if !ok {
+		return status
+	}
+	if err := config.CheckListen(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	fmt.Fprint(stdout, cfg.YAML())
+	return exitOK
+}
+
+// loadConfig parses the flags and loads the configuration. When ok is false the
+// problem is printed and status is the exit status to return.
+func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config.Config, status int, ok bool) {
+	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
+	// Quiet pflag: it would print its own usage; ours covers every command.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	config.RegisterFlags(fs)
+
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		printUsage(stdout)
+		return cfg, exitOK, false
+	case err != nil:
+		return cfg, usageError(stderr, err.Error()), false
+	case fs.NArg() > 0:
+		msg := fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+		if fs.Arg(0) == "true" || fs.Arg(0) == "false" {
+			msg += " (give a boolean flag its value with =, as in --tracker.full_scrape=false)"
+		}
+		return cfg, usageError(stderr, msg), false
+	}
+
+	cfg, err = config.Load(config.Options{Flags: fs})
+	if err != nil {
+		fmt.Fprintln(stderr, err) // one problem per line
+		return cfg, exitConfig, false
+	}
+	return cfg, exitOK, true
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "swarmlight: %s\n\n", msg)
+	printUsage(stderr)
+	return exitUsage
+}
+
+func printUsage(w io.Writer) {
+	fs := pflag.NewFlagSet("swarmlight", pflag.ContinueOnError)
+	config.RegisterFlags(fs)
+	fmt.Fprintf(w, `Usage:
+  swarmlight [serve] [flags]      run the tracker until SIGINT or SIGTERM (the default)
+  swarmlight check-config [flags] check the configuration and that its addresses are free,
+                                  then print it as YAML
+  swarmlight version              print the version
+  swarmlight help                 print this help
+
+Each setting comes from, highest first: its flag, its environment variable
+(%s plus the key in capitals with dots as underscores, e.g. %s),
+the config file, or its default. Lists are comma or space separated.
+
+Flags:
+%s
+Exit status: 0 stopped cleanly, 1 failed, 2 bad usage, 78 configuration problem.
+`, config.EnvPrefix, config.EnvName("tracker.interval"), fs.FlagUsages())
+}
