@@ -92,75 +92,65 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	switch r.URL.Path {
-	case "/announce":
-		s.announce(w, r)
-	case "/scrape":
-		s.scrape(w, r)
-	default:
-		http.Error(w, "not found: this is a BitTorrent tracker, announce to /announce", http.StatusNotFound)
-	}
-}
-
-func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
 	x := s.pool.Get().(*exchange)
 	defer s.pool.Put(x)
 	x.body.Reset()
-	src, ok := source(r)
-	if !ok {
-		s.fail(w, x, &tracker.Error{Reason: "cannot tell your address"})
+	var err error
+	switch r.URL.Path {
+	case "/announce":
+		err = s.announce(x, r)
+	case "/scrape":
+		err = s.scrape(x, r)
+	default:
+		http.Error(w, "not found: this is a BitTorrent tracker, announce to /announce", http.StatusNotFound)
 		return
+	}
+	if err != nil {
+		s.fail(w, x, err)
+	} else {
+		reply(w, &x.body)
+	}
+	// A full scrape can be huge: do not keep its buffers in the pool.
+	if cap(x.entries) > 4*s.scrapeMax || x.body.Cap() > 64<<10 {
+		x.entries, x.body = nil, bytes.Buffer{}
+	}
+}
+
+// announce answers GET /announce into x.body.
+func (s *Server) announce(x *exchange, r *http.Request) error {
+	src, err := source(r)
+	if err != nil {
+		return err
 	}
 	if err := parseAnnounce(r.URL.RawQuery, &x.req); err != nil {
 		s.trk.Refused()
-		s.fail(w, x, err)
-		return
+		return err
 	}
 	if err := s.trk.Announce(src, &x.req, swarm.AnyFamily, &x.resp); err != nil {
-		s.fail(w, x, err)
-		return
+		return err
 	}
-	if err := writeAnnounce(&x.body, &x.resp); err != nil {
-		s.fail(w, x, &tracker.Error{Reason: "internal error"})
-		return
-	}
-	reply(w, &x.body)
+	return writeAnnounce(&x.body, &x.resp)
 }
 
-func (s *Server) scrape(w http.ResponseWriter, r *http.Request) {
-	x := s.pool.Get().(*exchange)
-	defer s.pool.Put(x)
-	x.body.Reset()
-	src, ok := source(r)
-	if !ok {
-		s.fail(w, x, &tracker.Error{Reason: "cannot tell your address"})
-		return
+// scrape answers GET /scrape into x.body.
+func (s *Server) scrape(x *exchange, r *http.Request) error {
+	src, err := source(r)
+	if err != nil {
+		return err
 	}
-	hashes, err := parseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
-	x.hashes = hashes
+	x.hashes, err = parseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
 	if err != nil {
 		s.trk.Refused()
-		s.fail(w, x, err)
-		return
+		return err
 	}
-	x.entries, err = s.trk.Scrape(src, hashes, x.entries[:0])
-	if err != nil {
-		s.fail(w, x, err)
-		return
+	if x.entries, err = s.trk.Scrape(src, x.hashes, x.entries[:0]); err != nil {
+		return err
 	}
-	if err := writeScrape(&x.body, x.entries); err != nil {
-		s.fail(w, x, &tracker.Error{Reason: "internal error"})
-		return
-	}
-	reply(w, &x.body)
-	// A full scrape can be huge: do not keep its buffers in the pool.
-	if cap(x.entries) > 4*s.scrapeMax {
-		x.entries = nil
-		x.body = bytes.Buffer{}
-	}
+	return writeScrape(&x.body, x.entries)
 }
 
-// fail answers with a bencoded failure reason and HTTP 200, as clients expect.
+// fail answers with a bencoded failure reason and HTTP 200, as clients expect. An
+// error that is not a *tracker.Error is reported as an internal error.
 func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
 	var te *tracker.Error
 	if !errors.As(err, &te) {
@@ -184,13 +174,15 @@ func reply(w http.ResponseWriter, body *bytes.Buffer) {
 	_, _ = w.Write(body.Bytes())
 }
 
+var errNoSource = &tracker.Error{Reason: "cannot tell your address"}
+
 // source is the client's address as the connection shows it, unmapped.
-func source(r *http.Request) (netip.Addr, bool) {
+func source(r *http.Request) (netip.Addr, error) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, errNoSource
 	}
-	return ap.Addr().Unmap(), true
+	return ap.Addr().Unmap(), nil
 }
 
 // errorLog receives net/http's own error lines, which name the client's address

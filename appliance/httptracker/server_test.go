@@ -19,22 +19,11 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
+// testConfigs are the defaults, with a small header limit to test against.
 func testConfigs() (config.HTTP, config.Tracker) {
-	return config.HTTP{
-			ReadHeaderTimeout: 5 * time.Second,
-			WriteTimeout:      5 * time.Second,
-			IdleTimeout:       30 * time.Second,
-			MaxHeaderBytes:    4096,
-			MaxConnections:    16,
-		}, config.Tracker{
-			Interval:        30 * time.Minute,
-			MinInterval:     15 * time.Minute,
-			PeerTimeout:     45 * time.Minute,
-			NumWantDefault:  50,
-			NumWantMax:      200,
-			ScrapeMax:       74,
-			AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		}
+	cfg := config.Default()
+	cfg.HTTP.MaxHeaderBytes = 4096
+	return cfg.HTTP, cfg.Tracker
 }
 
 func newServer(hc config.HTTP, tc config.Tracker) *Server {

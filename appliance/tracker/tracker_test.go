@@ -12,16 +12,11 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
+// testConfig is the default tracker configuration, allowing two test networks.
 func testConfig() config.Tracker {
-	return config.Tracker{
-		Interval:        30 * time.Minute,
-		MinInterval:     15 * time.Minute,
-		PeerTimeout:     45 * time.Minute,
-		NumWantDefault:  50,
-		NumWantMax:      200,
-		ScrapeMax:       74,
-		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
-	}
+	cfg := config.Default().Tracker
+	cfg.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	return cfg
 }
 
 func newTracker(cfg config.Tracker, o swarm.Opts) *tracker.Tracker {
