@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/query"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
@@ -122,7 +123,7 @@ func (s *Server) announce(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := parseAnnounce(r.URL.RawQuery, &x.req); err != nil {
+	if err := query.ParseAnnounce(r.URL.RawQuery, &x.req); err != nil {
 		s.trk.Refused()
 		return err
 	}
@@ -138,7 +139,7 @@ func (s *Server) scrape(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	x.hashes, err = parseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
+	x.hashes, err = query.ParseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
 	if err != nil {
 		s.trk.Refused()
 		return err

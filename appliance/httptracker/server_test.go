@@ -15,6 +15,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/query"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
@@ -56,7 +57,7 @@ func TestRoutes(t *testing.T) {
 		{"HEAD", "/announce?" + testQuery, 200, ""},
 		{"GET", "/scrape?info_hash=abcdefghij0123456789", 200, "5:filesd20:abcdefghij0123456789d"},
 		{"GET", "/announce?info_hash=short", 200, "14:failure reason"},
-		{"GET", "/announce?" + strings.Repeat("x", maxQueryLen+1), 200, "too long"},
+		{"GET", "/announce?" + strings.Repeat("x", query.MaxLen+1), 200, "too long"},
 		{"POST", "/announce?" + testQuery, 405, "method not allowed"},
 		{"GET", "/", 404, "/announce"},
 		{"GET", "/announce.php?" + testQuery, 404, ""},

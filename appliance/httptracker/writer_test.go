@@ -181,8 +181,11 @@ func BenchmarkWriteAnnounce(b *testing.B) {
 	}
 }
 
+// testHash has bytes that need escaping in any text form.
+var testHash = tracker.InfoHash([]byte("\x00\x01 +%&=#?/\x7f\x80\xfe\xffABCxyz"))
+
 func TestWriteScrape(t *testing.T) {
-	a, z := hashN(1), tracker.InfoHash{0xff, 0xfe}
+	a, z := tracker.InfoHash{0x01, 'h'}, tracker.InfoHash{0xff, 0xfe}
 	tests := []struct {
 		name    string
 		entries []tracker.ScrapeEntry
@@ -271,7 +274,7 @@ func TestWriteFailure(t *testing.T) {
 }
 
 func TestWriteFailureSharedErrors(t *testing.T) {
-	for _, e := range []*tracker.Error{tracker.ErrNotAllowed, tracker.ErrFullScrape, errInvalidPort} {
+	for _, e := range []*tracker.Error{tracker.ErrNotAllowed, tracker.ErrFullScrape, {Reason: "invalid port"}} {
 		var buf bytes.Buffer
 		if err := writeFailure(&buf, e); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package httptracker
+package query
 
 import (
 	"errors"
@@ -144,10 +144,10 @@ func TestParseAnnounce(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&want)
 			}
-			// Junk in req proves parseAnnounce resets it.
+			// Junk in req proves ParseAnnounce resets it.
 			got := tracker.AnnounceRequest{Uploaded: 99, Key: 7, HasKey: true, IP: netip.IPv6Loopback(), Event: tracker.EventStopped}
-			if err := parseAnnounce(tt.query, &got); err != nil {
-				t.Fatalf("parseAnnounce: %v", err)
+			if err := ParseAnnounce(tt.query, &got); err != nil {
+				t.Fatalf("ParseAnnounce: %v", err)
 			}
 			if got != want {
 				t.Errorf("got  %+v\nwant %+v", got, want)
@@ -167,7 +167,7 @@ func TestParseAnnounceEveryByte(t *testing.T) {
 		for _, esc := range []string{escapeAll(h[:], false), escapeAll(h[:], true), url.QueryEscape(string(h[:]))} {
 			var req tracker.AnnounceRequest
 			q := "info_hash=" + esc + "&peer_id=" + esc + "&port=1&left=0"
-			if err := parseAnnounce(q, &req); err != nil {
+			if err := ParseAnnounce(q, &req); err != nil {
 				t.Fatalf("bytes %d..: %v", start, err)
 			}
 			if req.InfoHash != h || req.PeerID != tracker.PeerID(h) {
@@ -185,7 +185,7 @@ func TestParseAnnounceErrors(t *testing.T) {
 	noPort := "info_hash=" + escHash + "&peer_id=" + escPeerID + "&left=3"
 	noLeft := "info_hash=" + escHash + "&peer_id=" + escPeerID + "&port=6881"
 	tooLong := baseQuery + "&x="
-	tooLong += strings.Repeat("a", maxQueryLen+1-len(tooLong))
+	tooLong += strings.Repeat("a", MaxLen+1-len(tooLong))
 
 	tests := []struct {
 		name, query, reason string
@@ -242,7 +242,7 @@ func TestParseAnnounceErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var req tracker.AnnounceRequest
-			err := parseAnnounce(tt.query, &req)
+			err := ParseAnnounce(tt.query, &req)
 			var te *tracker.Error
 			if !errors.As(err, &te) {
 				t.Fatalf("got error %v (%T), want *tracker.Error %q", err, err, tt.reason)
@@ -281,17 +281,17 @@ var typicalQuery = "compact=1&downloaded=1048576&info_hash=" + escHash +
 func TestParseAnnounceAllocatesNothing(t *testing.T) {
 	var req tracker.AnnounceRequest
 	allocs := testing.AllocsPerRun(1000, func() {
-		if err := parseAnnounce(typicalQuery, &req); err != nil {
+		if err := ParseAnnounce(typicalQuery, &req); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("parseAnnounce allocates %.1f times per call", allocs)
+		t.Errorf("ParseAnnounce allocates %.1f times per call", allocs)
 	}
 	// Rejecting a request must be as cheap as accepting one.
 	bad := typicalQuery + "&port=0"
 	allocs = testing.AllocsPerRun(1000, func() {
-		if err := parseAnnounce(bad, &req); err == nil {
+		if err := ParseAnnounce(bad, &req); err == nil {
 			t.Fatal("port 0 accepted")
 		}
 	})
@@ -305,7 +305,7 @@ func BenchmarkParseAnnounce(b *testing.B) {
 	b.SetBytes(int64(len(typicalQuery)))
 	var req tracker.AnnounceRequest
 	for b.Loop() {
-		if err := parseAnnounce(typicalQuery, &req); err != nil {
+		if err := ParseAnnounce(typicalQuery, &req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -335,7 +335,7 @@ func TestParseScrape(t *testing.T) {
 		return hs
 	}
 	// The longest legal scrape: 74 hashes with every byte escaped must still fit
-	// under maxQueryLen, or the limit would reject honest clients.
+	// under MaxLen, or the limit would reject honest clients.
 	var fullyEscaped []string
 	var sameHash []tracker.InfoHash
 	for range 74 {
@@ -367,7 +367,7 @@ func TestParseScrape(t *testing.T) {
 			prefix := []tracker.InfoHash{hashN(999)}
 			dst := make([]tracker.InfoHash, 1, 80)
 			copy(dst, prefix)
-			got, err := parseScrape(tt.query, dst, 74)
+			got, err := ParseScrape(tt.query, dst, 74)
 			if tt.reason != "" {
 				var te *tracker.Error
 				if !errors.As(err, &te) || te.Reason != tt.reason {
@@ -380,7 +380,7 @@ func TestParseScrape(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseScrape: %v", err)
+				t.Fatalf("ParseScrape: %v", err)
 			}
 			want := append(prefix, tt.want...)
 			if len(got) != len(want) {
@@ -397,7 +397,7 @@ func TestParseScrape(t *testing.T) {
 
 // The limit in the reason is the caller's, not a constant.
 func TestParseScrapeReportsActualMax(t *testing.T) {
-	_, err := parseScrape(scrapeQuery(hashN(1), hashN(2), hashN(3)), nil, 2)
+	_, err := ParseScrape(scrapeQuery(hashN(1), hashN(2), hashN(3)), nil, 2)
 	if err == nil || err.Error() != "too many info_hash values (max 2)" {
 		t.Errorf("got %v, want the max of 2 in the reason", err)
 	}
@@ -408,11 +408,11 @@ func TestParseScrapeAllocatesOnlyToGrow(t *testing.T) {
 	dst := make([]tracker.InfoHash, 0, 74)
 	allocs := testing.AllocsPerRun(100, func() {
 		var err error
-		if dst, err = parseScrape(q, dst[:0], 74); err != nil {
+		if dst, err = ParseScrape(q, dst[:0], 74); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("parseScrape into a big enough dst allocates %.1f times", allocs)
+		t.Errorf("ParseScrape into a big enough dst allocates %.1f times", allocs)
 	}
 }

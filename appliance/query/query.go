@@ -1,4 +1,7 @@
-package httptracker
+// Package query reads announce and scrape query parameters — the query string of an
+// HTTP announce, and the URL data a udp:// announce carries in BEP 41 options — so
+// that both fronts understand the same parameters the same way.
+package query
 
 import (
 	"math"
@@ -9,9 +12,9 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
-// maxQueryLen bounds the raw query we are willing to scan. A full 74-hash scrape
+// MaxLen bounds the raw query we are willing to scan. A full 74-hash scrape
 // with every byte escaped is about 5 KiB; anything much larger is not a client.
-const maxQueryLen = 8192
+const MaxLen = 8192
 
 // Parse failures. They are shared values so that rejecting a request costs no
 // allocation; callers must treat them as read-only. None of them carries any part
@@ -48,7 +51,7 @@ var (
 	downloadedErrors = counterErrors{errInvalidDownload, errNegativeDownload}
 )
 
-// parseAnnounce parses r.URL.RawQuery of GET /announce into req.
+// ParseAnnounce parses r.URL.RawQuery of GET /announce into req.
 //
 // It runs on every announce, so it works on the raw query in place: values are
 // percent-decoded straight into req's fixed arrays and numbers are read digit by
@@ -58,9 +61,9 @@ var (
 // that their contents can never fail an announce. A repeated parameter other than
 // info_hash is validated each time and the last one wins, as with a map-based
 // parser; only the address takes the first usable value.
-func parseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
+func ParseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
 	*req = tracker.AnnounceRequest{NumWant: -1}
-	if len(rawQuery) > maxQueryLen {
+	if len(rawQuery) > MaxLen {
 		return errQueryTooLong
 	}
 
@@ -128,12 +131,41 @@ func parseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
 	return nil
 }
 
-// parseScrape appends each info_hash in rawQuery to dst; more than max values is
+// ParseURLData applies the URL data of a UDP announce (BEP 41: the path and query of
+// the udp:// URL, e.g. "/announce?ipv6=fd00::7") to req, which already holds the
+// binary announce. The query goes through the same decoder as an HTTP announce, so a
+// malformed one rejects the announce just as it would over HTTP. The binary layout
+// already carries hash, peer id, port, counters, event, key and numwant; of the
+// parameters it lacks, the claimed address (ip, ipv4, ipv6) applies, and the
+// tracker still ignores it unless configured otherwise.
+func ParseURLData(data string, req *tracker.AnnounceRequest) error {
+	if len(data) > MaxLen {
+		return errQueryTooLong
+	}
+	_, rawQuery, _ := strings.Cut(data, "?")
+	for q := rawQuery; q != ""; {
+		var seg string
+		seg, q, _ = strings.Cut(q, "&")
+		name, value, _ := strings.Cut(seg, "=")
+		if _, err := decodeInto(nil, value); err != nil {
+			return err
+		}
+		switch name {
+		case "ip", "ipv4", "ipv6":
+			if !req.IP.IsValid() {
+				req.IP = parseIP(value)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseScrape appends each info_hash in rawQuery to dst; more than max values is
 // an error. A query without any info_hash returns dst unchanged and no error: the
 // caller decides whether a full scrape is allowed. On error dst is returned with
 // its original length so the caller can reuse its storage.
-func parseScrape(rawQuery string, dst []tracker.InfoHash, max int) ([]tracker.InfoHash, error) {
-	if len(rawQuery) > maxQueryLen {
+func ParseScrape(rawQuery string, dst []tracker.InfoHash, max int) ([]tracker.InfoHash, error) {
+	if len(rawQuery) > MaxLen {
 		return dst, errQueryTooLong
 	}
 	start := len(dst)

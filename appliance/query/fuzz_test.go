@@ -1,4 +1,4 @@
-package httptracker
+package query
 
 import (
 	"errors"
@@ -120,7 +120,7 @@ func FuzzParseQuery(f *testing.F) {
 
 func fuzzAnnounce(t *testing.T, q string) {
 	var req tracker.AnnounceRequest
-	if err := parseAnnounce(q, &req); err != nil {
+	if err := ParseAnnounce(q, &req); err != nil {
 		checkReason(t, err)
 		return
 	}
@@ -149,14 +149,14 @@ func fuzzAnnounce(t *testing.T, q string) {
 	}
 
 	again := encodeAnnounce(&req, key)
-	if len(again) > maxQueryLen {
+	if len(again) > MaxLen {
 		// Re-escaping can triple a value that arrived raw ("]" becomes "%5D"), so a
 		// request near the limit may not survive the trip; that says nothing about
 		// the parser.
 		return
 	}
 	var req2 tracker.AnnounceRequest
-	if err := parseAnnounce(again, &req2); err != nil {
+	if err := ParseAnnounce(again, &req2); err != nil {
 		t.Fatalf("re-encoded request %q does not parse: %v", again, err)
 	}
 	if req2 != req {
@@ -165,7 +165,7 @@ func fuzzAnnounce(t *testing.T, q string) {
 }
 
 func fuzzScrape(t *testing.T, q string) {
-	hs, err := parseScrape(q, nil, fuzzScrapeMax)
+	hs, err := ParseScrape(q, nil, fuzzScrapeMax)
 	if err != nil {
 		checkReason(t, err)
 		if len(hs) != 0 {
@@ -188,7 +188,7 @@ func fuzzScrape(t *testing.T, q string) {
 	if len(hs) == 0 {
 		return
 	}
-	hs2, err := parseScrape(scrapeQuery(hs...), nil, fuzzScrapeMax)
+	hs2, err := ParseScrape(scrapeQuery(hs...), nil, fuzzScrapeMax)
 	if err != nil || len(hs2) != len(hs) {
 		t.Fatalf("round trip: %d hashes then %d (%v)", len(hs), len(hs2), err)
 	}
