@@ -4,13 +4,13 @@ package appliance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
@@ -18,6 +18,7 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/httptracker"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/appliance/udptracker"
 )
 
 // shutdownGrace bounds how long in-flight requests may take once asked to stop;
@@ -37,6 +38,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	udpListeners, err := listenUDP(cfg.UDP)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
 
 	store := swarm.New(swarm.Opts{
 		PeerTimeout:        cfg.Tracker.PeerTimeout,
@@ -46,17 +52,39 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	}, clock.Real{})
 	trk := tracker.New(cfg.Tracker, store)
 	srv := httptracker.New(cfg.HTTP, cfg.Tracker, trk, log)
+	usrv, err := udptracker.New(cfg.Tracker, trk, log, clock.Real{})
+	if err != nil {
+		closeAll(listeners)
+		closeAll(udpListeners)
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go store.Run(ctx)
 
-	served := make(chan error, len(listeners))
+	served := make(chan error, len(listeners)+len(udpListeners))
 	for _, l := range listeners {
 		go func() { served <- srv.Serve(l) }()
 		log.Info("listening", "proto", "http", "addr", l.Addr().String())
 	}
-	for _, u := range announceURLs(listeners) {
+	udpDone := make(chan struct{})
+	var udpServing sync.WaitGroup
+	for _, l := range udpListeners {
+		udpServing.Add(1)
+		go func() {
+			defer udpServing.Done()
+			if err := usrv.Serve(l); err != nil {
+				served <- err
+			}
+		}()
+		log.Info("listening", "proto", "udp", "addr", l.Addr().String())
+	}
+	go func() { udpServing.Wait(); close(udpDone) }()
+	for _, u := range announceURLs("http", addrsOf(listeners)) {
+		fmt.Fprintln(stdout, u)
+	}
+	for _, u := range announceURLs("udp", addrsOf(udpListeners)) {
 		fmt.Fprintln(stdout, u)
 	}
 	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers)
@@ -71,7 +99,7 @@ loop:
 			break loop
 		case err := <-served:
 			if err != nil {
-				serveErr = fmt.Errorf("http: serve: %w", err)
+				serveErr = fmt.Errorf("serve: %w", err)
 				break loop
 			}
 		case <-tick.C:
@@ -82,33 +110,57 @@ loop:
 	log.Info("stopping")
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
+	// UDP has no requests in flight between packets: closing the sockets ends it.
+	closeAll(udpListeners)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("stopping: requests still in flight were cut off", "err", err)
 	}
+	<-udpDone
 	logStats(log, trk.Stats())
 	log.Info("stopped")
 	return serveErr
 }
 
-// listen binds every address before anything serves, so a bad address is a
-// configuration error and the process has not half-started.
+// listen and listenUDP bind every address before anything serves, so a bad address
+// is a configuration error and the process has not half-started.
 func listen(addrs []string) ([]net.Listener, error) {
 	var ls []net.Listener
 	for _, a := range addrs {
 		l, err := net.Listen("tcp", a)
 		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			var oe *net.OpError
-			if errors.As(err, &oe) && oe.Err != nil {
-				err = oe.Err
-			}
-			return nil, &config.KeyError{Key: "http.listen", Problem: fmt.Sprintf("%q: %v", a, err)}
+			closeAll(ls)
+			return nil, &config.KeyError{Key: "http.listen", Problem: fmt.Sprintf("%q: %s", a, config.BindProblem(err))}
 		}
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+func listenUDP(cfg config.UDP) ([]*udptracker.Listener, error) {
+	var ls []*udptracker.Listener
+	for _, a := range cfg.Listen {
+		l, err := udptracker.Listen(a, cfg)
+		if err != nil {
+			closeAll(ls)
+			return nil, &config.KeyError{Key: "udp.listen", Problem: fmt.Sprintf("%q: %s", a, config.BindProblem(err))}
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func closeAll[C io.Closer](cs []C) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+func addrsOf[L interface{ Addr() net.Addr }](ls []L) []net.Addr {
+	addrs := make([]net.Addr, len(ls))
+	for i, l := range ls {
+		addrs[i] = l.Addr()
+	}
+	return addrs
 }
 
 // logStats logs aggregate counts only: nothing that identifies a peer or a torrent.
@@ -119,12 +171,12 @@ func logStats(log *slog.Logger, st tracker.Stats) {
 		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm)
 }
 
-// announceURLs lists the URLs a LAN client can use: for a wildcard listener, one per
+// announceURLs lists the URLs a LAN client can use: for a wildcard address, one per
 // address of this machine (LAN addresses first, loopback last).
-func announceURLs(ls []net.Listener) []string {
+func announceURLs(scheme string, addrs []net.Addr) []string {
 	var urls []string
-	for _, l := range ls {
-		ap, err := netip.ParseAddrPort(l.Addr().String())
+	for _, la := range addrs {
+		ap, err := netip.ParseAddrPort(la.String())
 		if err != nil {
 			continue
 		}
@@ -134,7 +186,7 @@ func announceURLs(ls []net.Listener) []string {
 			addrs = LocalAddrs(ap.Addr().Is4())
 		}
 		for _, a := range addrs {
-			urls = append(urls, "http://"+net.JoinHostPort(a.String(), port)+"/announce")
+			urls = append(urls, scheme+"://"+net.JoinHostPort(a.String(), port)+"/announce")
 		}
 	}
 	return urls

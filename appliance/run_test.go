@@ -30,6 +30,8 @@ func defaultConfig(t *testing.T) config.Config {
 	if err != nil {
 		t.Fatalf("default config: %v", err)
 	}
+	// Tests use ephemeral loopback ports only; each test names what it listens on.
+	cfg.HTTP.Listen, cfg.UDP.Listen = nil, nil
 	return cfg
 }
 
@@ -109,7 +111,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	}
 	t.Cleanup(func() { _ = r.stop() })
 	deadline := time.After(10 * time.Second)
-	for len(r.urls) < len(cfg.HTTP.Listen) {
+	for len(r.urls) < len(cfg.HTTP.Listen)+len(cfg.UDP.Listen) {
 		select {
 		case l := <-out.lines:
 			if strings.HasSuffix(l, "/announce") {

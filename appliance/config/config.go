@@ -12,6 +12,7 @@ import (
 // a shared one.
 type Config struct {
 	HTTP    HTTP
+	UDP     UDP
 	Tracker Tracker
 	Swarm   Swarm
 	Log     Log
@@ -25,6 +26,14 @@ type HTTP struct {
 	IdleTimeout       time.Duration // http.idle_timeout
 	MaxHeaderBytes    int           // http.max_header_bytes
 	MaxConnections    int           // http.max_connections
+}
+
+// UDP configures the UDP tracker front (BEP 15).
+type UDP struct {
+	Listen      []string // udp.listen; empty turns UDP off
+	Workers     int      // udp.workers (0 means one per CPU core)
+	ReadBuffer  int      // udp.read_buffer (0 keeps the system default)
+	WriteBuffer int      // udp.write_buffer (0 keeps the system default)
 }
 
 // Tracker configures announce and scrape semantics shared by every front.

@@ -169,6 +169,15 @@ func checkListenAddrs(addrs []string) string {
 	return ""
 }
 
+// checkOptionalListenAddrs is checkListenAddrs for a front that may be turned off
+// with an empty list.
+func checkOptionalListenAddrs(addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	return checkListenAddrs(addrs)
+}
+
 func checkListenAddr(a string) string {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {

@@ -69,6 +69,7 @@ func TestDefaults(t *testing.T) {
 			MaxHeaderBytes:    16384,
 			MaxConnections:    1024,
 		},
+		UDP: UDP{Listen: []string{":6969"}},
 		Tracker: Tracker{
 			Interval:       30 * time.Minute,
 			MinInterval:    15 * time.Minute,

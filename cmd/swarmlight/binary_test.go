@@ -52,7 +52,7 @@ func TestBinary(t *testing.T) {
 }
 
 func testServe(t *testing.T, bin string) {
-	cmd := exec.Command(bin, "serve", "--config", configFile(t, ""), "--http.listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--config", configFile(t, ""), "--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0")
 	cmd.Env = cleanEnv()
 	// An os.Pipe rather than StdoutPipe: the child gets the file itself, so reading
 	// it and waiting for the process do not race.

@@ -118,7 +118,7 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:       "check-config prints every key",
-			args:       []string{"check-config", "--config", good, "--http.listen", "127.0.0.1:0"},
+			args:       []string{"check-config", "--config", good, "--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0"},
 			wantStatus: 0,
 			wantStdout: append([]string{"level: debug", `- "127.0.0.1:0"`, "peer_timeout: 45m"}, yamlLeaves()...),
 		},
@@ -166,7 +166,7 @@ func yamlLeaves() []string {
 func TestCheckConfigBusyPort(t *testing.T) {
 	busy := holdPort(t)
 	var stdout, stderr bytes.Buffer
-	status := run([]string{"check-config", "--config", configFile(t, ""), "--http.listen", busy}, &stdout, &stderr)
+	status := run([]string{"check-config", "--config", configFile(t, ""), "--http.listen", busy, "--udp.listen", "127.0.0.1:0"}, &stdout, &stderr)
 	if status != 78 || !strings.Contains(stderr.String(), `config: http.listen: "`+busy+`": address already in use`) {
 		t.Fatalf("status %d, stderr:\n%s", status, &stderr)
 	}

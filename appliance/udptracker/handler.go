@@ -1,0 +1,135 @@
+package udptracker
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
+)
+
+// maxScrape caps the hashes one UDP scrape is answered for; the reply (12 bytes a
+// hash) then still fits one datagram.
+const maxScrape = 74
+
+// packetLen bounds a request datagram; no tracker request comes near it, and BEP 41
+// URL data is copied into a buffer of this size.
+const packetLen = 2048
+
+// handler answers single packets. Each worker has its own, with scratch space that
+// is reused so that a steady stream of packets allocates nothing.
+type handler struct {
+	s       *Server
+	req     tracker.AnnounceRequest
+	resp    tracker.AnnounceResponse
+	hashes  []tracker.InfoHash
+	entries []tracker.ScrapeEntry
+	urlBuf  []byte
+}
+
+func newHandler(s *Server) *handler {
+	return &handler{
+		s:       s,
+		resp:    tracker.AnnounceResponse{Peers4: make([]byte, 0, maxPeers4*6), Peers6: make([]byte, 0, maxPeers6*18)},
+		hashes:  make([]tracker.InfoHash, 0, maxScrape),
+		entries: make([]tracker.ScrapeEntry, 0, maxScrape),
+		urlBuf:  make([]byte, 0, packetLen),
+	}
+}
+
+// handle appends the reply to pkt, from src, to out, and returns it; an empty
+// result means the packet gets no reply.
+func (h *handler) handle(pkt []byte, src netip.AddrPort, out []byte) []byte {
+	s := h.s
+	s.packets.Add(1)
+	hd, err := parseHeader(pkt)
+	if err != nil {
+		s.dropped.Add(1)
+		return out
+	}
+	addr := src.Addr().Unmap()
+	now := s.clock.Now()
+
+	switch {
+	case hd.action == actionError:
+		// Errors are replies, never requests: answering one could bounce between
+		// two trackers forever.
+		s.dropped.Add(1)
+		return out
+	case hd.action == actionConnect:
+		if hd.connID != protocolID {
+			s.dropped.Add(1)
+			return out
+		}
+		if !s.trk.Allowed(addr) {
+			s.trk.Refused()
+			return h.fail(out, hd.txID, tracker.ErrNotAllowed, len(pkt))
+		}
+		return appendConnect(out, hd.txID, s.ids.issue(now, addr))
+	case !s.ids.valid(hd.connID, now, addr):
+		// Stale, forged or someone else's: answer no longer than the packet, and
+		// touch nothing.
+		s.badConnID.Add(1)
+		return h.fail(out, hd.txID, errBadConnID, len(pkt))
+	case hd.action == actionAnnounce:
+		return h.announce(pkt, hd.txID, addr, out)
+	case hd.action == actionScrape:
+		return h.scrape(pkt, hd.txID, addr, out)
+	}
+	return h.fail(out, hd.txID, errUnknownAction, maxReplyLen)
+}
+
+var (
+	errBadConnID     = &tracker.Error{Reason: "connection id expired or invalid; connect again"}
+	errUnknownAction = &tracker.Error{Reason: "unknown action"}
+)
+
+func (h *handler) announce(pkt []byte, txID uint32, addr netip.Addr, out []byte) []byte {
+	s := h.s
+	if err := parseAnnounce(pkt, &h.req, h.urlBuf); err != nil {
+		s.trk.Refused()
+		return h.fail(out, txID, err, maxReplyLen)
+	}
+	// The packet's family decides the peer format (BEP 15): an IPv4 packet, even on
+	// a dual-stack socket, gets 6-byte IPv4 peers.
+	v6 := addr.Is6()
+	fams, limit := swarm.IPv4, maxPeers4
+	if v6 {
+		fams, limit = swarm.IPv6, maxPeers6
+	}
+	if h.req.NumWant < 0 {
+		h.req.NumWant = s.numWantDefault
+	}
+	h.req.NumWant = min(h.req.NumWant, limit)
+	if err := s.trk.Announce(addr, &h.req, fams, &h.resp); err != nil {
+		return h.fail(out, txID, err, maxReplyLen)
+	}
+	return appendAnnounce(out, txID, &h.resp, v6)
+}
+
+func (h *handler) scrape(pkt []byte, txID uint32, addr netip.Addr, out []byte) []byte {
+	s := h.s
+	var err error
+	h.hashes, err = parseScrape(pkt, h.hashes[:0], s.scrapeMax)
+	if err != nil {
+		s.trk.Refused()
+		return h.fail(out, txID, err, maxReplyLen)
+	}
+	h.entries, err = s.trk.Scrape(addr, h.hashes, h.entries[:0])
+	if err != nil {
+		return h.fail(out, txID, err, maxReplyLen)
+	}
+	return appendScrape(out, txID, h.entries)
+}
+
+// fail writes an error reply of at most limit bytes. Its message is the failure
+// reason, which never holds request data.
+func (h *handler) fail(out []byte, txID uint32, err error, limit int) []byte {
+	h.s.errors.Add(1)
+	msg := "internal error"
+	var te *tracker.Error
+	if errors.As(err, &te) {
+		msg = te.Reason
+	}
+	return appendError(out, txID, msg, limit)
+}
