@@ -416,3 +416,33 @@ func TestParseScrapeAllocatesOnlyToGrow(t *testing.T) {
 		t.Errorf("ParseScrape into a big enough dst allocates %.1f times", allocs)
 	}
 }
+
+func TestParseURLData(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		ip   string // "" for none
+		err  error
+	}{
+		{"/announce", "", nil},
+		{"/announce?", "", nil},
+		{"/announce?ip=10.1.2.3", "10.1.2.3", nil},
+		{"/announce?ipv6=fd00%3A%3A7&ip=10.1.2.3", "fd00::7", nil},
+		{"/announce?ip=not-an-address", "", nil},
+		{"/announce?passkey=abc&info_hash=ignored-over-udp", "", nil},
+		{"/announce?ip=%zz", "", errBadEscape},
+		{"/announce?x=" + strings.Repeat("a", MaxLen), "", errQueryTooLong},
+	} {
+		var req tracker.AnnounceRequest
+		err := ParseURLData(tc.data, &req)
+		if err != tc.err {
+			t.Errorf("%.40q: err %v, want %v", tc.data, err, tc.err)
+			continue
+		}
+		if got := req.IP; (tc.ip == "" && got.IsValid()) || (tc.ip != "" && got.String() != tc.ip) {
+			t.Errorf("%.40q: ip %v, want %q", tc.data, got, tc.ip)
+		}
+		if req.InfoHash != (tracker.InfoHash{}) {
+			t.Errorf("%.40q: URL data set the info-hash, which the binary announce carries", tc.data)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package tracker
 import (
 	"net/netip"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/swarm"
 )
 
 // InfoHash is the opaque 20-byte torrent key: a v1 SHA-1, or a v2 SHA-256 truncated
@@ -71,6 +73,12 @@ type AnnounceResponse struct {
 	Peers4      []byte
 	Peers6      []byte
 	ExternalIP  netip.Addr // the requester's address as seen (BEP 24)
+
+	// The store call's arguments live here, in memory the front owns and reuses:
+	// as locals they would escape through the Store interface, one allocation each
+	// per announce.
+	params swarm.Params
+	result swarm.Result
 }
 
 // ScrapeEntry is the scrape result for one info-hash.

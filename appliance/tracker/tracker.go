@@ -54,7 +54,8 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 	if !t.Allowed(src) {
 		return t.refuse(ErrNotAllowed)
 	}
-	p := swarm.Params{
+	p, r := &resp.params, &resp.result
+	*p = swarm.Params{
 		InfoHash:  req.InfoHash,
 		Addr:      netip.AddrPortFrom(t.peerAddr(src, req), req.Port),
 		Status:    status(req),
@@ -63,8 +64,8 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 		NumWant:   t.numWant(req.NumWant),
 		Families:  fams,
 	}
-	r := swarm.Result{Peers4: resp.Peers4[:0], Peers6: resp.Peers6[:0]}
-	if err := t.store.Announce(&p, &r); err != nil {
+	*r = swarm.Result{Peers4: resp.Peers4[:0], Peers6: resp.Peers6[:0]}
+	if err := t.store.Announce(p, r); err != nil {
 		return t.refuse(t.capError(err))
 	}
 	t.announces.Add(1)

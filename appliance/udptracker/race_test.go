@@ -1,0 +1,5 @@
+//go:build race
+
+package udptracker
+
+const raceEnabled = true
