@@ -2,11 +2,15 @@ package appliance_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLogsHoldNoPeerData runs the tracker at debug level, sends announces, scrapes
@@ -16,10 +20,11 @@ import (
 func TestLogsHoldNoPeerData(t *testing.T) {
 	cfg := defaultConfig(t)
 	cfg.HTTP.Listen = []string{"127.0.0.1:0"}
+	cfg.UDP.Listen = []string{"127.0.0.1:0"}
 	cfg.Tracker.AllowIPParam = true
 	cfg.Tracker.FullScrape = true
 	r := start(t, cfg)
-	base := r.urls[0]
+	base, udpAddr := r.urls[0], strings.TrimSuffix(strings.TrimPrefix(r.urls[1], "udp://"), "/announce")
 	scrapeBase := strings.TrimSuffix(base, "announce") + "scrape"
 
 	var secrets []string
@@ -49,20 +54,80 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		get(t, src, base+"?"+strings.Replace(q, "left=", "left=-", 1))
 		get(t, src, base+"?info_hash="+url.QueryEscape(hash[:19])+"&peer_id="+url.QueryEscape(peerID)+"&port="+port)
 		get(t, src, scrapeBase+"?info_hash="+url.QueryEscape(hash)+"%ZZ")
+
+		// The same over UDP, from another address, with a claimed address in the
+		// packet and BEP 41 URL data, and malformed packets.
+		usrc := fmt.Sprintf("127.0.0.%d", 21+i)
+		uport := 17731 + i
+		uclaimed := [4]byte{10, 78, byte(5 + i), byte(51 + i)}
+		secrets = append(secrets, usrc, fmt.Sprint(uport), netip.AddrFrom4(uclaimed).String())
+		udpExchange(t, usrc, udpAddr, hash, peerID, uint16(uport), uclaimed, "/announce?ipv6="+claimed6+"&key="+key)
 	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	logs := r.logs.String()
-	if !strings.Contains(logs, "level=DEBUG") {
-		t.Fatalf("the test proves nothing unless something logged at debug level:\n%s", logs)
+	for _, refusal := range []string{"http: refused", "udp: refused"} {
+		if !strings.Contains(logs, refusal) {
+			t.Fatalf("the test proves nothing unless refusals are logged (%q at debug level):\n%s", refusal, logs)
+		}
 	}
 	for _, s := range secrets {
 		if strings.Contains(logs, s) || strings.Contains(strings.ToLower(logs), strings.ToLower(s)) {
 			t.Errorf("log holds peer data %q:\n%s", s, logs)
 		}
 	}
+}
+
+// udpExchange connects, announces (also with a forged connection id and truncated),
+// and scrapes over UDP from src, as a BitTorrent client would.
+func udpExchange(t *testing.T, src, tracker, hash, peerID string, port uint16, ip [4]byte, urlData string) {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(tracker)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	ask := func(pkt []byte) []byte {
+		if _, err := c.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no UDP reply: %v", err)
+		}
+		return buf[:n]
+	}
+	connect := binary.BigEndian.AppendUint64(nil, 0x41727101980)
+	connect = binary.BigEndian.AppendUint64(connect, 7) // action 0, transaction 7
+	id := ask(connect)[8:16]
+	announce := append([]byte(nil), id...)
+	announce = binary.BigEndian.AppendUint32(announce, 1)
+	announce = binary.BigEndian.AppendUint32(announce, 8)
+	announce = append(announce, hash...)
+	announce = append(announce, peerID...)
+	announce = binary.BigEndian.AppendUint64(announce, 0)
+	announce = binary.BigEndian.AppendUint64(announce, 1)
+	announce = binary.BigEndian.AppendUint64(announce, 0)
+	announce = binary.BigEndian.AppendUint32(announce, 2) // started
+	announce = append(announce, ip[:]...)
+	announce = binary.BigEndian.AppendUint32(announce, 0x5ec7e7)
+	announce = binary.BigEndian.AppendUint32(announce, 0xffffffff) // num_want -1
+	announce = binary.BigEndian.AppendUint16(announce, port)
+	announce = append(announce, 2, byte(len(urlData)))
+	announce = append(announce, urlData...)
+	if r := ask(announce); binary.BigEndian.Uint32(r) != 1 {
+		t.Fatalf("UDP announce failed: %q", r[8:])
+	}
+	forged := append([]byte(nil), announce...)
+	forged[3] ^= 0xff
+	ask(forged)
+	ask(announce[:60])
+	scrape := append(append([]byte(nil), id...), 0, 0, 0, 2, 0, 0, 0, 9)
+	ask(append(scrape, hash...))
 }
 
 // encodings are the ways a 20-byte value could end up in a log line.

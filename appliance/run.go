@@ -103,7 +103,7 @@ loop:
 				break loop
 			}
 		case <-tick.C:
-			logStats(log, trk.Stats())
+			logStats(log, trk.Stats(), usrv.Stats())
 		}
 	}
 
@@ -116,7 +116,7 @@ loop:
 		log.Warn("stopping: requests still in flight were cut off", "err", err)
 	}
 	<-udpDone
-	logStats(log, trk.Stats())
+	logStats(log, trk.Stats(), usrv.Stats())
 	log.Info("stopped")
 	return serveErr
 }
@@ -164,11 +164,12 @@ func addrsOf[L interface{ Addr() net.Addr }](ls []L) []net.Addr {
 }
 
 // logStats logs aggregate counts only: nothing that identifies a peer or a torrent.
-func logStats(log *slog.Logger, st tracker.Stats) {
+func logStats(log *slog.Logger, st tracker.Stats, us udptracker.Stats) {
 	log.Info("stats",
 		"torrents", st.Swarm.Torrents, "peers", st.Swarm.Peers, "seeders", st.Swarm.Seeders,
 		"announces", st.Announces, "scrapes", st.Scrapes, "refused", st.Refused,
-		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm)
+		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm,
+		"udp_packets", us.Packets, "udp_dropped", us.Dropped, "udp_bad_conn_id", us.BadConnID)
 }
 
 // announceURLs lists the URLs a LAN client can use: for a wildcard address, one per

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -129,6 +130,7 @@ func start(t *testing.T, cfg config.Config) *running {
 func loopbackConfig(t *testing.T) config.Config {
 	cfg := defaultConfig(t)
 	cfg.HTTP.Listen = []string{"127.0.0.1:0", "[::1]:0"}
+	cfg.UDP.Listen = []string{"127.0.0.1:0", "[::1]:0"}
 	return cfg
 }
 
@@ -136,8 +138,9 @@ func loopbackConfig(t *testing.T) config.Config {
 // IPv6 loopback: two peers find each other and the scrape counts match.
 func TestEndToEnd(t *testing.T) {
 	r := start(t, loopbackConfig(t))
-	if len(r.urls) != 2 || !strings.Contains(r.urls[0], "127.0.0.1") || !strings.Contains(r.urls[1], "[::1]") {
-		t.Fatalf("announce URLs %v, want one on 127.0.0.1 and one on [::1]", r.urls)
+	if len(r.urls) != 4 || !strings.HasPrefix(r.urls[0], "http://127.0.0.1:") || !strings.HasPrefix(r.urls[1], "http://[::1]:") ||
+		!strings.HasPrefix(r.urls[2], "udp://127.0.0.1:") || !strings.HasPrefix(r.urls[3], "udp://[::1]:") {
+		t.Fatalf("announce URLs %v, want HTTP and UDP on 127.0.0.1 and [::1]", r.urls)
 	}
 	url4, url6 := r.urls[0], r.urls[1]
 	ih := infohash.T{0xde, 0xad, 0xbe, 0xef, 1, 2, 3}
@@ -186,6 +189,47 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if err := r.stop(); err != nil {
 		t.Errorf("stop: %v", err)
+	}
+}
+
+// TestFrontsShareSwarms: a peer announced over UDP is handed to an HTTP client and
+// the other way round, over both address families, through the real anacrolix client.
+func TestFrontsShareSwarms(t *testing.T) {
+	r := start(t, loopbackConfig(t))
+	http4, http6, udp4, udp6 := r.urls[0], r.urls[1], r.urls[2], r.urls[3]
+	ih := infohash.T{0x5a, 0x5a}
+	peer := func(port uint16, left int64) anacrolix.AnnounceRequest {
+		return anacrolix.AnnounceRequest{InfoHash: ih, PeerId: [20]byte{byte(port)}, Port: port, Left: left, Event: anacrolix.Started, NumWant: -1}
+	}
+	steps := []struct {
+		url  string
+		req  anacrolix.AnnounceRequest
+		want []string // peers this announce must be given, as ip:port
+	}{
+		{udp4, peer(52001, 0), nil},
+		{http4, peer(52002, 9), []string{"127.0.0.1:52001"}},
+		{udp6, peer(52003, 9), nil}, // an IPv6 UDP reply carries IPv6 peers only: none yet
+		{http6, peer(52004, 9), []string{"127.0.0.1:52001", "127.0.0.1:52002", "[::1]:52003"}},
+		{udp6, peer(52003, 9), []string{"[::1]:52004"}},
+		{udp4, peer(52001, 0), []string{"127.0.0.1:52002"}}, // a seeder gets leechers of its family
+	}
+	for i, st := range steps {
+		res, err := announce(st.url, st.req)
+		if err != nil {
+			t.Fatalf("step %d (%s): %v", i, st.url, err)
+		}
+		got := map[string]bool{}
+		for _, p := range res.Peers {
+			got[net.JoinHostPort(p.IP.String(), fmt.Sprint(p.Port))] = true
+		}
+		for _, w := range st.want {
+			if !got[w] {
+				t.Errorf("step %d (%s): peers %v lack %s", i, st.url, res.Peers, w)
+			}
+		}
+		if len(got) != len(st.want) {
+			t.Errorf("step %d (%s): peers %v, want exactly %v", i, st.url, res.Peers, st.want)
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package udptracker
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 
 	"github.com/swarmlight/swarmlight/appliance/swarm"
@@ -130,6 +132,11 @@ func (h *handler) fail(out []byte, txID uint32, err error, limit int) []byte {
 	var te *tracker.Error
 	if errors.As(err, &te) {
 		msg = te.Reason
+	}
+	// Guarded: building a log record allocates even when the level is off, and a
+	// flood of forged packets must not cost a heap allocation each.
+	if h.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		h.s.log.Debug("udp: refused", "reason", msg)
 	}
 	return appendError(out, txID, msg, limit)
 }
