@@ -15,6 +15,7 @@ type Config struct {
 	UDP     UDP
 	Tracker Tracker
 	Swarm   Swarm
+	Panel   Panel
 	Log     Log
 }
 
@@ -54,6 +55,23 @@ type Swarm struct {
 	MaxTorrents        int // swarm.max_torrents
 	MaxPeers           int // swarm.max_peers
 	MaxPeersPerTorrent int // swarm.max_peers_per_torrent
+}
+
+// Panel configures the front panel: LEDs, display, button, or their simulation.
+type Panel struct {
+	Mode           string        // panel.mode: auto, sim or off
+	Name           string        // panel.name
+	PageInterval   time.Duration // panel.page_interval
+	SimPNG         string        // panel.sim_png
+	LEDPower       string        // panel.led_power: "sysfs:NAME", "gpio:PIN[:low]" or ""
+	LEDActivity    string        // panel.led_activity
+	LEDSwarm       string        // panel.led_swarm
+	LEDError       string        // panel.led_error
+	Button         string        // panel.button: a GPIO pin name or ""
+	Display        bool          // panel.display
+	DisplayBus     string        // panel.display_bus
+	DisplayAddress int           // panel.display_address: 0x3C or 0x3D
+	DisplayHeight  int           // panel.display_height: 32 or 64
 }
 
 // Log configures logging to stderr.

@@ -193,3 +193,58 @@ func checkListenAddr(a string) string {
 	}
 	return ""
 }
+
+func stringKey(name, def, doc string, check func(string) string, field func(*Config) *string) key {
+	return key{
+		name: name, kind: kindString, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			s, ok := raw.(string)
+			if !ok {
+				return "want text; got " + describe(raw)
+			}
+			s = strings.TrimSpace(s)
+			if check != nil {
+				if problem := check(s); problem != "" {
+					return problem
+				}
+			}
+			*field(c) = s
+			return ""
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+func checkName(s string) string {
+	if len(s) > 21 {
+		return fmt.Sprintf("%q is longer than the 21 characters a display line holds", s)
+	}
+	return ""
+}
+
+// checkLEDSpec checks an LED's form: "", "sysfs:NAME", "gpio:PIN" or "gpio:PIN:low".
+func checkLEDSpec(s string) string {
+	kind, rest, _ := strings.Cut(s, ":")
+	switch {
+	case s == "":
+		return ""
+	case kind == "sysfs" && rest != "" && !strings.ContainsAny(rest, "/ "):
+		return ""
+	case kind == "gpio":
+		pin, level, _ := strings.Cut(rest, ":")
+		if checkPinName(pin) == "" && pin != "" && (level == "" || level == "low" || level == "high") {
+			return ""
+		}
+	}
+	return fmt.Sprintf(`%q is not an LED; want "sysfs:ACT", "gpio:GPIO17", "gpio:GPIO17:low" or ""`, s)
+}
+
+// checkPinName accepts what gpioreg names pins by: letters, digits, '_' and '-'.
+func checkPinName(s string) string {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Sprintf("%q is not a pin name like GPIO23", s)
+		}
+	}
+	return ""
+}

@@ -81,7 +81,12 @@ func TestDefaults(t *testing.T) {
 				"192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"),
 		},
 		Swarm: Swarm{MaxTorrents: 100000, MaxPeers: 1000000, MaxPeersPerTorrent: 100000},
-		Log:   Log{Level: slog.LevelInfo, Format: "text"},
+		Panel: Panel{
+			Mode: "auto", Name: "swarmlight", PageInterval: 5 * time.Second,
+			LEDPower: "sysfs:ACT", LEDActivity: "gpio:GPIO17", LEDSwarm: "gpio:GPIO27", LEDError: "gpio:GPIO22",
+			Button: "GPIO23", Display: true, DisplayAddress: 0x3C, DisplayHeight: 64,
+		},
+		Log: Log{Level: slog.LevelInfo, Format: "text"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults = %+v\nwant       %+v", cfg, want)

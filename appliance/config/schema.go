@@ -83,6 +83,38 @@ var schema = []key{
 		"Most peers tracked for one torrent (at least 1)",
 		func(c *Config) *int { return &c.Swarm.MaxPeersPerTorrent }),
 
+	enumKey("panel.mode", "auto", []string{"auto", "sim", "off"},
+		"Front panel: auto drives the hardware found and logs what is missing; sim simulates it (no hardware touched); off has none",
+		func(c *Config) *string { return &c.Panel.Mode }),
+	stringKey("panel.name", "swarmlight", "Name shown on the display's first page", checkName,
+		func(c *Config) *string { return &c.Panel.Name }),
+	durationKey("panel.page_interval", 5*time.Second, time.Second, time.Hour,
+		"How long each display page shows before the next (1s to 1h)",
+		func(c *Config) *time.Duration { return &c.Panel.PageInterval }),
+	stringKey("panel.sim_png", "", `File the simulated display is written to as PNG on every change; "" writes none`, nil,
+		func(c *Config) *string { return &c.Panel.SimPNG }),
+	stringKey("panel.led_power", "sysfs:ACT",
+		`Power/heartbeat LED: "sysfs:NAME" is a kernel LED (ACT is the Pi's green LED; led0 on old kernels), "gpio:GPIO17" a pin (":low" for active-low), "" none`,
+		checkLEDSpec, func(c *Config) *string { return &c.Panel.LEDPower }),
+	stringKey("panel.led_activity", "gpio:GPIO17", `Activity LED, flashing with announces; GPIO17 is header pin 11 ("" for none)`,
+		checkLEDSpec, func(c *Config) *string { return &c.Panel.LEDActivity }),
+	stringKey("panel.led_swarm", "gpio:GPIO27", `Swarm LED, on while data moves (a swarm has a seeder and a downloader); GPIO27 is header pin 13`,
+		checkLEDSpec, func(c *Config) *string { return &c.Panel.LEDSwarm }),
+	stringKey("panel.led_error", "gpio:GPIO22", `Error LED, on while something needs attention; GPIO22 is header pin 15`,
+		checkLEDSpec, func(c *Config) *string { return &c.Panel.LEDError }),
+	stringKey("panel.button", "GPIO23", `Push button that flips display pages, to ground; GPIO23 is header pin 16 (ground: pin 14); "" for none`,
+		checkPinName, func(c *Config) *string { return &c.Panel.Button }),
+	boolKey("panel.display", true, "Drive an SSD1306 OLED display on I2C",
+		func(c *Config) *bool { return &c.Panel.Display }),
+	stringKey("panel.display_bus", "", `I2C bus of the display; "" is the first bus (/dev/i2c-1 on a Pi: SDA header pin 3, SCL pin 5)`, nil,
+		func(c *Config) *string { return &c.Panel.DisplayBus }),
+	intKey("panel.display_address", 0x3C, 0x3C, 0x3D,
+		"I2C address of the display: 60 (0x3C) or 61 (0x3D)",
+		func(c *Config) *int { return &c.Panel.DisplayAddress }),
+	intKey("panel.display_height", 64, 32, 64,
+		"Display height in pixels: 64 (128x64) or 32 (128x32)",
+		func(c *Config) *int { return &c.Panel.DisplayHeight }),
+
 	levelKey("log.level", "info",
 		"Least severe log messages written: debug, info, warn or error",
 		func(c *Config) *slog.Level { return &c.Log.Level }),
@@ -105,6 +137,7 @@ const (
 	kindBool                 // true or false
 	kindLevel                // log level name
 	kindEnum                 // one of a fixed set of words
+	kindString               // free text, checked by the key
 )
 
 // typeName is what help output calls the value of a key of this kind.

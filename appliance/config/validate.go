@@ -49,6 +49,9 @@ func crossCheck(c *Config, bad map[string]bool) Errors {
 			"%d is more than tracker.numwant_max %d; want at most numwant_max",
 			t.NumWantDefault, t.NumWantMax)})
 	}
+	if p := c.Panel; !bad["panel.display_height"] && p.DisplayHeight != 32 && p.DisplayHeight != 64 {
+		errs = append(errs, &KeyError{Key: "panel.display_height", Problem: fmt.Sprintf("%d is not a height an SSD1306 comes in; want 32 or 64", p.DisplayHeight)})
+	}
 	return errs
 }
 

@@ -1,0 +1,261 @@
+// Package panel turns the tracker's aggregate statistics into what the front panel
+// shows: four LEDs and a small display. It runs on its own goroutine and reads
+// snapshots built from atomics, so it never holds a lock the announce path wants,
+// and it draws the display on yet another goroutine, so a slow or failing I2C bus
+// delays nothing but the display. A device that fails is reported once and left
+// alone; the rest of the panel, and the tracker, carry on.
+package panel
+
+import (
+	"context"
+	"image"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/hw"
+)
+
+// Snapshot is the tracker's state as the panel sees it: aggregate counts only.
+type Snapshot struct {
+	Torrents  int
+	Seeders   int
+	Leechers  int
+	Active    int    // swarms with a seeder and a downloader
+	Announces uint64 // answered since start
+	CapHits   uint64 // refused by a cap since start
+	HeapBytes uint64
+	MemLimit  uint64   // the Go memory limit; 0 for none
+	Problems  []string // what the rest of the appliance says needs attention
+}
+
+// Devices are the panel's hardware; any may be nil.
+type Devices struct {
+	Power, Activity, Swarm, Error hw.LED
+	Display                       hw.Display
+	Button                        hw.Button
+}
+
+// Opts configures a Panel.
+type Opts struct {
+	Name         string
+	URLs         []string      // announce URLs, preferred first
+	PageInterval time.Duration // how long a page shows
+}
+
+// tick is how often LEDs are updated: fine enough for a 40 ms flash to show.
+const tick = 20 * time.Millisecond
+
+// redrawEvery bounds how often the display is redrawn when only figures change.
+const redrawEvery = time.Second
+
+// Panel drives the devices from snapshots.
+type Panel struct {
+	o      Opts
+	clock  clock.Clock
+	source func() Snapshot
+	log    *slog.Logger
+
+	serving atomic.Bool
+
+	// Owned by the goroutine that calls Step.
+	start      time.Time
+	leds       [4]ledSlot
+	flash      flasher
+	page       int
+	pageAt     time.Time
+	drawnAt    time.Time
+	capHits    uint64
+	capHitAt   time.Time
+	rate       float64
+	rateAt     time.Time
+	rateBase   uint64
+	minuteAt   time.Time
+	minuteBase uint64
+	perMin     []uint32
+	display    hw.Display
+	displayBad atomic.Bool
+	problems   []string // hardware that failed, as shown on the health page
+}
+
+type ledSlot struct {
+	name string
+	led  hw.LED
+	lit  bool
+	set  bool // lit reflects the device
+}
+
+const (
+	ledPower = iota
+	ledActivity
+	ledSwarm
+	ledError
+)
+
+// New returns a Panel that reads source and drives dev.
+func New(o Opts, dev Devices, c clock.Clock, source func() Snapshot, log *slog.Logger) *Panel {
+	if o.PageInterval <= 0 {
+		o.PageInterval = 5 * time.Second
+	}
+	now := c.Now()
+	return &Panel{
+		o: o, clock: c, source: source, log: log,
+		start: now, pageAt: now, rateAt: now, minuteAt: now,
+		leds: [4]ledSlot{
+			{name: "power", led: dev.Power},
+			{name: "activity", led: dev.Activity},
+			{name: "swarm", led: dev.Swarm},
+			{name: "error", led: dev.Error},
+		},
+		display: dev.Display,
+	}
+}
+
+// Serving ends start-up: the power LED goes from solid to its heartbeat.
+func (p *Panel) Serving() { p.serving.Store(true) }
+
+// Run updates the panel until ctx is done. Button presses flip pages.
+func (p *Panel) Run(ctx context.Context, button hw.Button) {
+	frames := make(chan image.Image, 1)
+	go p.drawLoop(ctx, frames)
+	presses := make(chan struct{}, 1)
+	if button != nil {
+		go func() {
+			for button.WaitPress(ctx) {
+				select {
+				case presses <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	tk := time.NewTicker(tick)
+	defer tk.Stop()
+	for {
+		var frame image.Image
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			frame = p.Step(p.clock.Now(), false)
+		case <-presses:
+			frame = p.Step(p.clock.Now(), true)
+		}
+		if frame != nil {
+			// The drawer may still be busy with the last frame: replace it rather
+			// than queue, so the display shows the newest state when it catches up.
+			select {
+			case <-frames:
+			default:
+			}
+			frames <- frame
+		}
+	}
+}
+
+// drawLoop sends frames to the display, off the panel's goroutine.
+func (p *Panel) drawLoop(ctx context.Context, frames <-chan image.Image) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-frames:
+			if err := p.display.Draw(f); err != nil {
+				p.log.Warn("panel: display failed; carrying on without it", "err", err)
+				p.displayBad.Store(true)
+				return
+			}
+		}
+	}
+}
+
+// Step advances the panel to now: it sets the LEDs and returns a frame for the
+// display when one is due (nil otherwise). nextPage flips to the next page.
+func (p *Panel) Step(now time.Time, nextPage bool) image.Image {
+	s := p.source()
+	p.account(now, s)
+	problems := p.problemsNow(now, s)
+
+	p.setLED(ledPower, heartbeat(now.Sub(p.start), p.serving.Load(), len(problems) > 0))
+	p.setLED(ledActivity, p.flash.lit(now, s.Announces))
+	p.setLED(ledSwarm, s.Active > 0)
+	p.setLED(ledError, len(problems) > 0)
+
+	if p.display == nil || p.displayBad.Load() {
+		return nil
+	}
+	turned := nextPage || now.Sub(p.pageAt) >= p.o.PageInterval
+	if turned {
+		p.page = (p.page + 1) % NumPages
+		p.pageAt = now
+	}
+	if !turned && !p.drawnAt.IsZero() && now.Sub(p.drawnAt) < redrawEvery {
+		return nil
+	}
+	p.drawnAt = now
+	return Render(p.page, p.view(now, s, problems), p.display.Bounds())
+}
+
+// account keeps the announce rate, the per-minute history and when a cap was hit.
+func (p *Panel) account(now time.Time, s Snapshot) {
+	if s.CapHits != p.capHits {
+		p.capHits, p.capHitAt = s.CapHits, now
+	}
+	if dt := now.Sub(p.rateAt); dt >= time.Second {
+		// A moving average over a few seconds: steady enough to read.
+		r := float64(s.Announces-p.rateBase) / dt.Seconds()
+		p.rate = 0.6*p.rate + 0.4*r
+		p.rateAt, p.rateBase = now, s.Announces
+	}
+	for now.Sub(p.minuteAt) >= time.Minute {
+		p.perMin = append(p.perMin, uint32(min(s.Announces-p.minuteBase, 1<<32-1)))
+		if len(p.perMin) > 60 {
+			p.perMin = p.perMin[len(p.perMin)-60:]
+		}
+		p.minuteAt, p.minuteBase = p.minuteAt.Add(time.Minute), s.Announces
+	}
+}
+
+func (p *Panel) problemsNow(now time.Time, s Snapshot) []string {
+	problems := append([]string(nil), s.Problems...)
+	if !p.capHitAt.IsZero() && now.Sub(p.capHitAt) < capHitHold {
+		problems = append(problems, "tracker is full")
+	}
+	problems = append(problems, p.problems...)
+	if p.displayBad.Load() {
+		problems = append(problems, "display failed")
+	}
+	return problems
+}
+
+func (p *Panel) view(now time.Time, s Snapshot, problems []string) View {
+	return View{
+		Name:     p.o.Name,
+		URLs:     p.o.URLs,
+		Snapshot: s,
+		Rate:     p.rate,
+		PerMin:   p.perMin,
+		Uptime:   now.Sub(p.start),
+		Problems: problems,
+	}
+}
+
+// setLED changes an LED only when its state changes, and gives up on an LED that
+// fails, once, with one log line.
+func (p *Panel) setLED(i int, lit bool) {
+	l := &p.leds[i]
+	if l.led == nil || (l.set && l.lit == lit) {
+		return
+	}
+	if err := l.led.Set(lit); err != nil {
+		p.log.Warn("panel: LED failed; carrying on without it", "led", l.name, "err", err)
+		p.problems = append(p.problems, l.name+" LED failed")
+		l.led = nil
+		return
+	}
+	l.lit, l.set = lit, true
+}
+
+// Page is the page on show, for tests.
+func (p *Panel) Page() int { return p.page }
