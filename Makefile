@@ -8,9 +8,11 @@ CONFIG   ?= configs/swarmlight.yaml
 
 .PHONY: run test build cross bench clean
 
-## run: start the tracker here (simulated hardware), printing the announce URLs
+## run: start the tracker here (simulated hardware), printing the announce URLs;
+## the simulated display is kept up to date in bin/panel.png
 run: build
-	./bin/swarmlight serve --config $(CONFIG)
+	@echo "simulated front panel: $(CURDIR)/bin/panel.png"
+	./bin/swarmlight serve --config $(CONFIG) --panel.mode sim --panel.sim_png bin/panel.png
 
 ## test: every test — vet, unit, end-to-end, fuzz seed corpora, race detector, ARM build
 test:
@@ -28,6 +30,11 @@ cross:
 	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/swarmlight-linux-arm64 ./cmd/swarmlight
 	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/swarmlight-linux-amd64 ./cmd/swarmlight
 	@cd dist && for f in swarmlight-linux-*; do printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f); done
+
+## e2e: real BitTorrent clients (transmission, aria2) swap a file through the tracker, in network namespaces (needs root)
+.PHONY: e2e
+e2e:
+	./scripts/e2e.sh
 
 ## bench: the store, parser and announce benchmarks with memory figures
 bench:

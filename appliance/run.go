@@ -16,6 +16,7 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/httptracker"
+	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 	"github.com/swarmlight/swarmlight/appliance/udptracker"
@@ -81,12 +82,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		log.Info("listening", "proto", "udp", "addr", l.Addr().String())
 	}
 	go func() { udpServing.Wait(); close(udpDone) }()
-	for _, u := range announceURLs("http", addrsOf(listeners)) {
+	urls := append(announceURLs("http", addrsOf(listeners)), announceURLs("udp", addrsOf(udpListeners))...)
+	for _, u := range urls {
 		fmt.Fprintln(stdout, u)
 	}
-	for _, u := range announceURLs("udp", addrsOf(udpListeners)) {
-		fmt.Fprintln(stdout, u)
-	}
+
+	// The panel reads aggregate counts on its own goroutines; whatever its hardware
+	// does, it cannot hold up an announce.
+	devs, hwProblems, closePanel := openPanel(cfg.Panel, log)
+	pnl := panel.New(panel.Opts{Name: cfg.Panel.Name, URLs: urls, PageInterval: cfg.Panel.PageInterval},
+		devs, clock.Real{}, panelSource(trk, hwProblems), log)
+	panelCtx, stopPanel := context.WithCancel(context.Background())
+	panelDone := make(chan struct{})
+	go func() {
+		defer close(panelDone)
+		pnl.Run(panelCtx, devs.Button)
+	}()
+	pnl.Serving()
 	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers)
 
 	var serveErr error
@@ -116,6 +128,9 @@ loop:
 		log.Warn("stopping: requests still in flight were cut off", "err", err)
 	}
 	<-udpDone
+	stopPanel()
+	<-panelDone
+	closePanel()
 	logStats(log, trk.Stats(), usrv.Stats())
 	log.Info("stopped")
 	return serveErr

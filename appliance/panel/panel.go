@@ -10,6 +10,7 @@ import (
 	"context"
 	"image"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,13 +116,22 @@ func New(o Opts, dev Devices, c clock.Clock, source func() Snapshot, log *slog.L
 // Serving ends start-up: the power LED goes from solid to its heartbeat.
 func (p *Panel) Serving() { p.serving.Store(true) }
 
-// Run updates the panel until ctx is done. Button presses flip pages.
+// Run updates the panel until ctx is done. Button presses flip pages. It returns
+// once nothing it started uses the devices any more, so they can be closed.
 func (p *Panel) Run(ctx context.Context, button hw.Button) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	frames := make(chan image.Image, 1)
-	go p.drawLoop(ctx, frames)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.drawLoop(ctx, frames)
+	}()
 	presses := make(chan struct{}, 1)
 	if button != nil {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			for button.WaitPress(ctx) {
 				select {
 				case presses <- struct{}{}:
@@ -199,9 +209,10 @@ func (p *Panel) Step(now time.Time, nextPage bool) image.Image {
 
 // account keeps the announce rate, the per-minute history and when a cap was hit.
 func (p *Panel) account(now time.Time, s Snapshot) {
-	if s.CapHits != p.capHits {
-		p.capHits, p.capHitAt = s.CapHits, now
+	if s.CapHits > p.capHits {
+		p.capHitAt = now
 	}
+	p.capHits = s.CapHits
 	if dt := now.Sub(p.rateAt); dt >= time.Second {
 		// A moving average over a few seconds: steady enough to read.
 		r := float64(s.Announces-p.rateBase) / dt.Seconds()

@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -20,6 +22,8 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/panel"
+	"github.com/swarmlight/swarmlight/hw/sim"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
@@ -46,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stdout, stderr)
 	case "check-config":
 		return checkConfig(args, stdout, stderr)
+	case "panel":
+		return renderPanel(args, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return usageError(stderr, fmt.Sprintf("version takes no arguments, got %q", args[0]))
@@ -105,6 +111,47 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// renderPanel writes each display page, for a made-up busy tracker, as a PNG the
+// way the simulated display shows it: to see the pages without the hardware.
+func renderPanel(args []string, stdout, stderr io.Writer) int {
+	dir := ""
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--png" && i+1 < len(args):
+			dir = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--png="):
+			dir = strings.TrimPrefix(a, "--png=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if dir == "" {
+		return usageError(stderr, "panel needs --png DIR, the folder to write the pages to")
+	}
+	cfg, status, ok := loadConfig("panel", rest, stdout, stderr)
+	if !ok {
+		return status
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "swarmlight: panel: %v\n", err)
+		return exitFail
+	}
+	view := panel.Demo(cfg.Panel.Name)
+	bounds := image.Rect(0, 0, 128, cfg.Panel.DisplayHeight)
+	for page := range panel.NumPages {
+		path := filepath.Join(dir, fmt.Sprintf("page-%d.png", page+1))
+		d := sim.NewDisplay(bounds.Dx(), bounds.Dy(), path)
+		if err := d.Draw(panel.Render(page, view, bounds)); err != nil {
+			fmt.Fprintf(stderr, "swarmlight: panel: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, path)
+	}
+	return exitOK
+}
+
 // loadConfig parses the flags and loads the configuration. When ok is false the
 // problem is printed and status is the exit status to return.
 func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config.Config, status int, ok bool) {
@@ -158,6 +205,7 @@ func printUsage(w io.Writer) {
   swarmlight [serve] [flags]      run the tracker until SIGINT or SIGTERM (the default)
   swarmlight check-config [flags] check the configuration and that its addresses are free,
                                   then print it as YAML
+  swarmlight panel --png DIR      write each display page, for a demo state, as PNG
   swarmlight version              print the version
   swarmlight help                 print this help
 
