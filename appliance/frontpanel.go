@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
@@ -82,7 +83,7 @@ func device(msg string) string {
 // panelSource reads what the panel shows: the tracker's atomics and the runtime's
 // memory metrics, neither of which stops the world or takes a lock an announce
 // needs. It is called from the panel's goroutine only.
-func panelSource(trk *tracker.Tracker, problems []string) func() panel.Snapshot {
+func panelSource(trk *tracker.Tracker, problems *problemList) func() panel.Snapshot {
 	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	return func() panel.Snapshot {
 		st := trk.Stats()
@@ -100,7 +101,30 @@ func panelSource(trk *tracker.Tracker, problems []string) func() panel.Snapshot 
 			CapHits:   st.Swarm.CapTorrents + st.Swarm.CapPeers + st.Swarm.CapSwarm,
 			HeapBytes: heap[0].Value.Uint64(),
 			MemLimit:  limit,
-			Problems:  problems,
+			Problems:  problems.list(),
 		}
 	}
+}
+
+// problemList is what the appliance says needs attention: devices that failed to
+// open, and a configuration reload that failed.
+type problemList struct {
+	mu     sync.Mutex
+	hw     []string
+	reload string
+}
+
+func (p *problemList) setReload(s string) {
+	p.mu.Lock()
+	p.reload = s
+	p.mu.Unlock()
+}
+
+func (p *problemList) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reload == "" {
+		return p.hw
+	}
+	return append([]string{p.reload}, p.hw...)
 }

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/httptracker"
 	"github.com/swarmlight/swarmlight/appliance/panel"
+	"github.com/swarmlight/swarmlight/appliance/sdnotify"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 	"github.com/swarmlight/swarmlight/appliance/udptracker"
@@ -29,12 +33,28 @@ const shutdownGrace = 3 * time.Second
 // statsEvery is how often the aggregate counts are logged.
 const statsEvery = 10 * time.Minute
 
+// Options are what Run needs besides the configuration.
+type Options struct {
+	// Stdout gets the announce URLs, one per line, once the tracker listens.
+	Stdout io.Writer
+	// Hangup asks for a reload (SIGHUP, systemd's ExecReload): Run calls Reload
+	// and applies what can change while running. Either may be nil.
+	Hangup <-chan os.Signal
+	Reload func() (config.Config, error)
+	// Level is the logger's level, which a reload changes.
+	Level *slog.LevelVar
+}
+
 // Run serves until ctx is done, then stops accepting, finishes in-flight requests and
 // returns nil. Every listener is bound before anything else starts; a listener that
 // cannot be bound is returned as a *config.KeyError naming the key (exit 78). Once
-// listening it logs "listening" (info) for each listener and writes the announce
-// URLs to stdout, one per line.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+// listening it logs "listening" (info) for each listener, writes the announce URLs
+// to o.Stdout and tells systemd it is ready.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) error {
+	stdout := o.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
 	listeners, err := listen(cfg.HTTP.Listen)
 	if err != nil {
 		return err
@@ -90,8 +110,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 	// The panel reads aggregate counts on its own goroutines; whatever its hardware
 	// does, it cannot hold up an announce.
 	devs, hwProblems, closePanel := openPanel(cfg.Panel, log)
+	problems := &problemList{hw: hwProblems}
 	pnl := panel.New(panel.Opts{Name: cfg.Panel.Name, URLs: urls, PageInterval: cfg.Panel.PageInterval},
-		devs, clock.Real{}, panelSource(trk, hwProblems), log)
+		devs, clock.Real{}, panelSource(trk, problems), log)
 	panelCtx, stopPanel := context.WithCancel(context.Background())
 	panelDone := make(chan struct{})
 	go func() {
@@ -99,6 +120,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Wri
 		pnl.Run(panelCtx, devs.Button)
 	}()
 	pnl.Serving()
+	notify(log, sdnotify.Ready)
+	var watchdog <-chan time.Time
+	if every, ok := sdnotify.WatchdogInterval(); ok {
+		// Pinged from the loop below: if the loop ever stops turning, systemd
+		// notices and restarts the tracker.
+		wd := time.NewTicker(every)
+		defer wd.Stop()
+		watchdog = wd.C
+	}
 	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers)
 
 	var serveErr error
@@ -116,10 +146,15 @@ loop:
 			}
 		case <-tick.C:
 			logStats(log, trk.Stats(), usrv.Stats())
+		case <-watchdog:
+			notify(log, sdnotify.Watchdog)
+		case <-o.Hangup:
+			reload(log, cfg, o, problems)
 		}
 	}
 
 	log.Info("stopping")
+	notify(log, sdnotify.Stopping)
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
 	// UDP has no requests in flight between packets: closing the sockets ends it.
@@ -134,6 +169,56 @@ loop:
 	logStats(log, trk.Stats(), usrv.Stats())
 	log.Info("stopped")
 	return serveErr
+}
+
+// reload re-reads the configuration. A bad one changes nothing and shows on the
+// panel until a good one is loaded; a good one changes the log level at once, and
+// anything else it changes is named, to be applied by a restart.
+func reload(log *slog.Logger, running config.Config, o Options, problems *problemList) {
+	if o.Reload == nil {
+		log.Warn("reload: not available; restart to apply configuration changes")
+		return
+	}
+	notify(log, sdnotify.Reloading)
+	defer notify(log, sdnotify.Ready)
+	next, err := o.Reload()
+	if err != nil {
+		log.Error("reload: the new configuration has problems; keeping the running one", "err", err)
+		problems.setReload("config reload failed")
+		return
+	}
+	problems.setReload("")
+	if o.Level != nil {
+		o.Level.Set(next.Log.Level)
+	}
+	var restart []string
+	for _, sec := range []struct {
+		name      string
+		was, next any
+	}{
+		{"http", running.HTTP, next.HTTP},
+		{"udp", running.UDP, next.UDP},
+		{"tracker", running.Tracker, next.Tracker},
+		{"swarm", running.Swarm, next.Swarm},
+		{"panel", running.Panel, next.Panel},
+		{"log.format", running.Log.Format, next.Log.Format},
+	} {
+		if !reflect.DeepEqual(sec.was, sec.next) {
+			restart = append(restart, sec.name)
+		}
+	}
+	if len(restart) > 0 {
+		log.Warn("reload: log level applied; restart to apply the rest", "changed", strings.Join(restart, ","))
+		return
+	}
+	log.Info("reload: configuration reloaded", "log_level", next.Log.Level.String())
+}
+
+// notify tells systemd, and logs (once per kind of message is plenty) if it cannot.
+func notify(log *slog.Logger, state string) {
+	if _, err := sdnotify.Notify(state); err != nil {
+		log.Warn("systemd notify failed", "state", state, "err", err)
+	}
 }
 
 // listen and listenUDP bind every address before anything serves, so a bad address

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -87,15 +88,32 @@ type running struct {
 	stop func() error
 }
 
+// startOpts are the optional parts of a start.
+type startOpts struct {
+	hangup chan os.Signal
+	reload func() (config.Config, error)
+	level  *slog.LevelVar
+}
+
 // start runs the real appliance and returns its announce URLs once it prints them.
-func start(t *testing.T, cfg config.Config) *running {
+func start(t *testing.T, cfg config.Config, with ...startOpts) *running {
 	t.Helper()
+	var opts startOpts
+	if len(with) > 0 {
+		opts = with[0]
+	}
+	var level slog.Leveler = slog.LevelDebug
+	if opts.level != nil {
+		level = opts.level
+	}
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	out := newLineWriter()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- appliance.Run(ctx, cfg, logger, out) }()
+	go func() {
+		done <- appliance.Run(ctx, cfg, logger, appliance.Options{Stdout: out, Hangup: opts.hangup, Reload: opts.reload, Level: opts.level})
+	}()
 	r := &running{logs: logs}
 	var once sync.Once
 	var stopErr error
@@ -403,7 +421,7 @@ func TestListenInUse(t *testing.T) {
 	defer l.Close()
 	cfg := defaultConfig(t)
 	cfg.HTTP.Listen = []string{"127.0.0.1:0", l.Addr().String()}
-	err = appliance.Run(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	err = appliance.Run(context.Background(), cfg, slog.New(slog.DiscardHandler), appliance.Options{})
 	var ke *config.KeyError
 	if !errors.As(err, &ke) || ke.Key != "http.listen" || !strings.Contains(ke.Problem, "in use") {
 		t.Errorf("err %v, want a config error naming http.listen and 'in use'", err)

@@ -68,11 +68,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serve runs the tracker until SIGINT or SIGTERM.
 func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, status, ok := loadConfig("serve", args, stdout, stderr)
+	cfg, fs, status, ok := loadConfig("serve", args, stdout, stderr)
 	if !ok {
 		return status
 	}
-	log := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	level.Set(cfg.Log.Level)
+	log := newLogger(cfg.Log.Format, level, stderr)
+	// SIGHUP (systemd's ExecReload) reloads the configuration from the same
+	// sources: the file, the environment, the flags given at start.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,7 +90,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		stop()
 	}()
 
-	err := appliance.Run(ctx, cfg, log, stdout)
+	err := appliance.Run(ctx, cfg, log, appliance.Options{
+		Stdout: stdout,
+		Hangup: hup,
+		Reload: func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
+		Level:  level,
+	})
 	switch {
 	case err == nil:
 		return exitOK
@@ -99,7 +111,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // checkConfig validates the configuration, tries to bind its addresses and prints the
 // configuration in effect as YAML.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	cfg, status, ok := loadConfig("check-config", args, stdout, stderr)
+	cfg, _, status, ok := loadConfig("check-config", args, stdout, stderr)
 	if !ok {
 		return status
 	}
@@ -130,7 +142,7 @@ func renderPanel(args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		return usageError(stderr, "panel needs --png DIR, the folder to write the pages to")
 	}
-	cfg, status, ok := loadConfig("panel", rest, stdout, stderr)
+	cfg, _, status, ok := loadConfig("panel", rest, stdout, stderr)
 	if !ok {
 		return status
 	}
@@ -152,10 +164,11 @@ func renderPanel(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadConfig parses the flags and loads the configuration. When ok is false the
-// problem is printed and status is the exit status to return.
-func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config.Config, status int, ok bool) {
-	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
+// loadConfig parses the flags and loads the configuration; the flag set is kept for
+// reloads. When ok is false the problem is printed and status is the exit status to
+// return.
+func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config.Config, fs *pflag.FlagSet, status int, ok bool) {
+	fs = pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	// Quiet pflag: it would print its own usage; ours covers every command.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -165,28 +178,28 @@ func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
 		printUsage(stdout)
-		return cfg, exitOK, false
+		return cfg, fs, exitOK, false
 	case err != nil:
-		return cfg, usageError(stderr, err.Error()), false
+		return cfg, fs, usageError(stderr, err.Error()), false
 	case fs.NArg() > 0:
 		msg := fmt.Sprintf("unexpected argument %q", fs.Arg(0))
 		if fs.Arg(0) == "true" || fs.Arg(0) == "false" {
 			msg += " (give a boolean flag its value with =, as in --tracker.full_scrape=false)"
 		}
-		return cfg, usageError(stderr, msg), false
+		return cfg, fs, usageError(stderr, msg), false
 	}
 
 	cfg, err = config.Load(config.Options{Flags: fs})
 	if err != nil {
 		fmt.Fprintln(stderr, err) // one problem per line
-		return cfg, exitConfig, false
+		return cfg, fs, exitConfig, false
 	}
-	return cfg, exitOK, true
+	return cfg, fs, exitOK, true
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == "json" {
+func newLogger(format string, level slog.Leveler, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
