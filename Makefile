@@ -31,7 +31,7 @@ cross:
 	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/swarmlight-linux-amd64 ./cmd/swarmlight
 	@cd dist && for f in swarmlight-linux-*; do printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f); done
 
-## e2e: real BitTorrent clients (transmission, aria2) swap a file through the tracker, in network namespaces (needs root)
+## e2e: real BitTorrent clients (transmission, aria2, libtorrent) swap a file through the tracker, in network namespaces (needs root)
 .PHONY: e2e
 e2e:
 	./scripts/e2e.sh
