@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 CONFIG   ?= configs/swarmlight.yaml
 
-.PHONY: run test build cross bench clean
+.PHONY: run test build cross deb bench clean
 
 ## run: start the tracker here (simulated hardware), printing the announce URLs;
 ## the simulated display is kept up to date in bin/panel.png
@@ -30,6 +30,11 @@ cross:
 	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/swarmlight-linux-arm64 ./cmd/swarmlight
 	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/swarmlight-linux-amd64 ./cmd/swarmlight
 	@cd dist && for f in swarmlight-linux-*; do printf '%-28s %8d bytes\n' $$f $$(stat -c %s $$f); done
+
+## deb: Debian packages in dist/ — swarmlight_<version>_{armhf,arm64,amd64}.deb (armhf is
+## the ARMv6 binary: every Pi) — installing the binary, config, systemd unit and udev rule
+deb: cross
+	./scripts/build-deb
 
 ## e2e: real BitTorrent clients (transmission, aria2, libtorrent) swap a file through the tracker, in network namespaces (needs root)
 .PHONY: e2e

@@ -76,5 +76,12 @@ fi
 # find each other only through the tracker and move a file, over HTTP and UDP, in
 # network namespaces. Needs root: skipped without it outside CI, a failure under
 # CI=true.
+# From source to a running box: the systemd unit (verified, its syscall filter
+# checked against the tracker's real syscalls), the .deb (built, installed,
+# upgraded, purged in an overlay root), the flashable image (built from a synthetic
+# Raspberry Pi OS layout, checked with debugfs/mtools/e2fsck) and the SSH installer.
+step "packaging: systemd unit, .deb, flashable image, SSH install"
+./scripts/test-package.sh
+
 step "end-to-end with real BitTorrent clients"
 ./scripts/e2e.sh
