@@ -52,29 +52,58 @@ func TestBinary(t *testing.T) {
 }
 
 func testServe(t *testing.T, bin string) {
-	cmd := exec.Command(bin, "serve", "--config", configFile(t, ""), "--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0")
-	cmd.Env = cleanEnv()
+	p := startProc(t, exec.Command(bin, "serve", "--config", configFile(t, ""), "--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0"))
+	announce := waitForAnnounce(t, p.lines, p.exited, p.stderr)
+	checkReachable(t, announce)
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit status 0; stderr:\n%s", err, p.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after SIGTERM; stderr:\n%s", p.stderr)
+	}
+}
+
+// proc is a started swarmlight process: its stdout lines, its exit, its stderr.
+type proc struct {
+	cmd    *exec.Cmd
+	lines  <-chan string
+	exited <-chan error
+	stderr *syncBuffer
+}
+
+// startProc starts cmd with a clean environment (plus any cmd.Env already set)
+// and kills it when the test ends.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	cmd.Env = append(cleanEnv(), cmd.Env...)
 	// An os.Pipe rather than StdoutPipe: the child gets the file itself, so reading
 	// it and waiting for the process do not race.
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pr.Close()
 	cmd.Stdout = pw
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-
 	lines := make(chan string)
 	done := make(chan struct{})
-	defer close(done) // lets the reader go when the test stops listening
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		close(done) // lets the reader go when the test stops listening
+		pr.Close()
+	})
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(pr)
@@ -86,21 +115,7 @@ func testServe(t *testing.T, bin string) {
 			}
 		}
 	}()
-
-	announce := waitForAnnounce(t, lines, exited, &stderr)
-	checkReachable(t, announce)
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit status 0; stderr:\n%s", err, &stderr)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("still running 5s after SIGTERM; stderr:\n%s", &stderr)
-	}
+	return &proc{cmd: cmd, lines: lines, exited: exited, stderr: stderr}
 }
 
 // waitForAnnounce returns the first stdout line naming an announce URL.

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"os"
@@ -46,48 +45,22 @@ func TestARMBinaryUnderQEMU(t *testing.T) {
 		t.Fatalf("go build for ARMv6: %v\n%s", err, out)
 	}
 
-	cmd := exec.Command(qemu, "-cpu", "arm1176", bin, "serve", "--config", configFile(t, ""),
-		"--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0", "--panel.mode", "sim")
-	cmd.Env = cleanEnv()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	cmd.Stdout = pw
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-
-	urls := make(chan string, 8)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if strings.HasSuffix(sc.Text(), "/announce") {
-				urls <- sc.Text()
-			}
-		}
-	}()
+	p := startProc(t, exec.Command(qemu, "-cpu", "arm1176", bin, "serve", "--config", configFile(t, ""),
+		"--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0", "--panel.mode", "sim"))
 	var httpURL, udpURL string
 	deadline := time.After(30 * time.Second) // emulation is slow to start
 	for httpURL == "" || udpURL == "" {
 		select {
-		case u := <-urls:
-			if strings.HasPrefix(u, "http://") {
+		case u := <-p.lines:
+			if strings.HasPrefix(u, "http://") && strings.HasSuffix(u, "/announce") {
 				httpURL = u
 			} else if strings.HasPrefix(u, "udp://") {
 				udpURL = u
 			}
-		case err := <-exited:
-			t.Fatalf("ARM binary exited: %v\n%s", err, &stderr)
+		case err := <-p.exited:
+			t.Fatalf("ARM binary exited: %v\n%s", err, p.stderr)
 		case <-deadline:
-			t.Fatalf("ARM binary printed no announce URLs in 30 s\n%s", &stderr)
+			t.Fatalf("ARM binary printed no announce URLs in 30 s\n%s", p.stderr)
 		}
 	}
 
@@ -99,21 +72,21 @@ func TestARMBinaryUnderQEMU(t *testing.T) {
 		}}.Do()
 		cancel()
 		if err != nil {
-			t.Fatalf("announce to the ARM binary at %s: %v\n%s", u, err, &stderr)
+			t.Fatalf("announce to the ARM binary at %s: %v\n%s", u, err, p.stderr)
 		}
 		if res.Seeders != 1 || len(res.Peers) != i {
 			t.Errorf("%s: %+v, want the seeder counted and %d peers", u, res, i)
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
+	case err := <-p.exited:
 		if err != nil {
-			t.Errorf("after SIGTERM: %v\n%s", err, &stderr)
+			t.Errorf("after SIGTERM: %v\n%s", err, p.stderr)
 		}
 	case <-time.After(10 * time.Second):
-		t.Errorf("ARM binary still running 10 s after SIGTERM\n%s", &stderr)
+		t.Errorf("ARM binary still running 10 s after SIGTERM\n%s", p.stderr)
 	}
 }

@@ -41,15 +41,8 @@ func TestSystemdNotify(t *testing.T) {
 	}()
 
 	cmd := exec.Command(bin, "serve", "--config", configFile(t, ""), "--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0", "--panel.mode", "off")
-	cmd.Env = append(cleanEnv(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd.Env = []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000"}
+	p := startProc(t, cmd)
 
 	expect := func(want string, within time.Duration) {
 		t.Helper()
@@ -60,10 +53,10 @@ func TestSystemdNotify(t *testing.T) {
 				if m == want {
 					return
 				}
-			case err := <-exited:
-				t.Fatalf("exited waiting for %s: %v\n%s", want, err, &stderr)
+			case err := <-p.exited:
+				t.Fatalf("exited waiting for %s: %v\n%s", want, err, p.stderr)
 			case <-deadline:
-				t.Fatalf("no %s within %v\n%s", want, within, &stderr)
+				t.Fatalf("no %s within %v\n%s", want, within, p.stderr)
 			}
 		}
 	}
@@ -71,25 +64,25 @@ func TestSystemdNotify(t *testing.T) {
 	for range 3 {
 		expect("WATCHDOG=1", 2*time.Second)
 	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	expect("RELOADING=1", 5*time.Second)
 	expect("READY=1", 5*time.Second)
 	expect("WATCHDOG=1", 2*time.Second) // still alive after the reload
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	expect("STOPPING=1", 5*time.Second)
 	select {
-	case err := <-exited:
+	case err := <-p.exited:
 		if err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, &stderr)
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.stderr)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("still running 5 s after SIGTERM")
 	}
-	if !strings.Contains(stderr.String(), "configuration reloaded") {
-		t.Errorf("no reload in the log:\n%s", &stderr)
+	if !strings.Contains(p.stderr.String(), "configuration reloaded") {
+		t.Errorf("no reload in the log:\n%s", p.stderr)
 	}
 }
