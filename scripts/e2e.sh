@@ -56,17 +56,9 @@ skip() {
 	exit 0
 }
 
-# Times in microseconds, from bash's clock (no fork per reading).
 [ -n "${EPOCHREALTIME:-}" ] || skip "needs bash 5 (EPOCHREALTIME)"
-now_us() {
-	local t=${EPOCHREALTIME/./}
-	echo $((10#$t))
-}
-# since T: seconds elapsed since T (from now_us), one decimal.
-since() {
-	local d=$(($(now_us) - $1))
-	printf '%d.%d s' $((d / 1000000)) $((d % 1000000 / 100000))
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 [ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces (try: sudo make e2e)"
 

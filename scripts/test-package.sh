@@ -31,16 +31,9 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 export MTOOLS_SKIP_CHECK=1
 
-# Times in microseconds, from bash's clock.
 [ -n "${EPOCHREALTIME:-}" ] || { echo "package: needs bash 5 (EPOCHREALTIME)" >&2; exit 1; }
-now_us() {
-	local t=${EPOCHREALTIME/./}
-	echo $((10#$t))
-}
-since() {
-	local d=$(($(now_us) - $1))
-	printf '%d.%d s' $((d / 1000000)) $((d % 1000000 / 100000))
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 t_start=$(now_us)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/swarmlight-package.XXXXXX")
@@ -404,6 +397,20 @@ in_overlay() {
 	' sh "$d" "$shared" "$@"
 }
 
+# overlay_test WHAT DIR SHARED SCRIPT ARGS...: runs SCRIPT in an overlay root (see
+# in_overlay) and requires it to end by printing "ok". A run that never got inside
+# means this machine cannot make the overlay: unavailable, not a failure.
+overlay_test() {
+	local what=$1 d=$2
+	shift 2
+	in_overlay "$d" "$@" >"$d/out" 2>&1 || {
+		cat "$d/out"
+		grep -qx inside "$d/out" || unavailable "no overlay root here: $(tail -n1 "$d/out")"
+		fail "$what"
+	}
+	grep -qx ok "$d/out" || { cat "$d/out"; fail "the $what test did not finish"; }
+}
+
 # dpkg installs for real, in an overlay root.
 test_deb_dpkg() {
 	[ "$(id -u)" = 0 ] || unavailable "installing with dpkg in an overlay root needs root"
@@ -458,13 +465,7 @@ test_deb_dpkg() {
 		echo ok
 	EOF
 
-	in_overlay "$d" "$d/pkgs" inside.sh "$v1" "$v2" >"$d/out" 2>&1 || {
-		cat "$d/out"
-		# Not even inside: this machine cannot make the overlay root.
-		grep -qx inside "$d/out" || unavailable "no overlay root here: $(tail -n1 "$d/out")"
-		fail "dpkg install/upgrade/remove/purge"
-	}
-	grep -qx ok "$d/out" || { cat "$d/out"; fail "the dpkg test did not finish"; }
+	overlay_test "dpkg install/upgrade/remove/purge" "$d" "$d/pkgs" inside.sh "$v1" "$v2"
 	echo "info: installed $v1, upgraded to $v2 (conffile edit kept), removed, purged"
 }
 
@@ -862,12 +863,7 @@ test_install_remote() {
 		! grep -q '^systemctl' $log || fail "systemctl was called: $(cat $log)"
 		echo ok
 	EOF
-	in_overlay "$d" "$d/shared" inside.sh >"$d/out" 2>&1 || {
-		cat "$d/out"
-		grep -qx inside "$d/out" || unavailable "no overlay root here: $(tail -n1 "$d/out")"
-		fail "pi-install.sh"
-	}
-	grep -qx ok "$d/out" || { cat "$d/out"; fail "the pi-install.sh test did not finish"; }
+	overlay_test "pi-install.sh" "$d" "$d/shared" inside.sh
 	echo "info: first install, upgrade over an edited config (kept, .previous made, restarted), refused config (rolled back)"
 }
 
@@ -875,7 +871,7 @@ test_install_remote() {
 
 test_shellcheck() {
 	have shellcheck
-	shellcheck scripts/build-deb scripts/flash-image scripts/install scripts/test-package.sh
+	shellcheck -x scripts/build-deb scripts/flash-image scripts/install scripts/test-package.sh scripts/e2e.sh scripts/test.sh scripts/lib.sh
 	shellcheck -s sh scripts/packaging/pi-install.sh scripts/packaging/deb/postinst scripts/packaging/deb/prerm scripts/packaging/deb/postrm
 }
 
