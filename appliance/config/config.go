@@ -39,22 +39,30 @@ type UDP struct {
 
 // Tracker configures announce and scrape semantics shared by every front.
 type Tracker struct {
-	Interval        time.Duration  // tracker.interval
-	MinInterval     time.Duration  // tracker.min_interval
-	PeerTimeout     time.Duration  // tracker.peer_timeout (0 in the file means 1.5 × interval)
-	NumWantDefault  int            // tracker.numwant_default
-	NumWantMax      int            // tracker.numwant_max
-	ScrapeMax       int            // tracker.scrape_max
-	FullScrape      bool           // tracker.full_scrape
-	AllowIPParam    bool           // tracker.allow_ip_param
-	AllowedNetworks []netip.Prefix // tracker.allowed_networks
+	Interval         time.Duration  // tracker.interval
+	MinInterval      time.Duration  // tracker.min_interval
+	PeerTimeout      time.Duration  // tracker.peer_timeout (0 in the file means 1.5 × interval)
+	TorrentRetention time.Duration  // tracker.torrent_retention (0 forgets at once)
+	NumWantDefault   int            // tracker.numwant_default
+	NumWantMax       int            // tracker.numwant_max
+	ScrapeMax        int            // tracker.scrape_max
+	FullScrape       bool           // tracker.full_scrape
+	AllowIPParam     bool           // tracker.allow_ip_param
+	AllowedNetworks  []netip.Prefix // tracker.allowed_networks
 }
 
-// Swarm configures the peer store's hard caps.
+// Swarm configures the peer store's caps: its byte budget, its counts, and what
+// one source may take of them.
 type Swarm struct {
-	MaxTorrents        int // swarm.max_torrents
-	MaxPeers           int // swarm.max_peers
-	MaxPeersPerTorrent int // swarm.max_peers_per_torrent
+	MaxMemory            int64         // swarm.max_memory in bytes; "auto" is resolved when loaded
+	MaxMemoryAuto        bool          // swarm.max_memory is "auto": MaxMemory comes from MachineRAM
+	MachineRAM           int64         // the RAM "auto" was taken from, in bytes; 0 when unreadable
+	MaxTorrents          int           // swarm.max_torrents
+	MaxPeers             int           // swarm.max_peers
+	MaxPeersPerTorrent   int           // swarm.max_peers_per_torrent
+	SourceMaxNewTorrents int           // swarm.source_max_new_torrents (0 turns the limit off)
+	SourceMaxPeers       int           // swarm.source_max_peers (0 turns the limit off)
+	SourceWindow         time.Duration // swarm.source_window
 }
 
 // Panel configures the front panel: LEDs, display, button, or their simulation.

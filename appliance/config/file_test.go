@@ -43,12 +43,31 @@ func TestYAMLRoundTrip(t *testing.T) {
 	custom.Tracker.PeerTimeout = 100 * time.Hour
 	custom.Tracker.FullScrape = true
 	custom.Tracker.AllowedNetworks = prefixes(t, "0.0.0.0/0", "::/0")
+	custom.Tracker.TorrentRetention = 0
+	custom.Swarm.MaxMemory, custom.Swarm.MaxMemoryAuto, custom.Swarm.MachineRAM = 96<<20, false, 0
+	custom.Swarm.SourceMaxNewTorrents = 0
+	custom.Swarm.SourceWindow = 90 * time.Second
 	custom.Log.Format = "json"
 	custom.Log.Level = slog.LevelDebug
+	oddBytes := Default()
+	oddBytes.Swarm.MaxMemory, oddBytes.Swarm.MaxMemoryAuto, oddBytes.Swarm.MachineRAM = 500000000, false, 0
 
-	for name, cfg := range map[string]Config{"defaults": Default(), "custom": custom} {
-		t.Run(name, func(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		lines string // the max_memory line and its note
+	}{
+		{"defaults", Default(), "  max_memory: auto\n  # effective: " + formatBytes(Default().Swarm.MaxMemory) + " ("},
+		{"custom", custom, "  max_memory: 96MiB\n  # effective: 96 MiB\n"},
+		{"budget in bytes", oddBytes, "  max_memory: 500000000\n  # effective: 476.8 MiB\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
 			text := cfg.YAML()
+			if !strings.Contains(text, tt.lines) {
+				t.Errorf("YAML() lacks %q:\n%s", tt.lines, text)
+			}
 			back, err := load(t, input{file: text})
 			if err != nil {
 				t.Fatalf("load YAML(): %v\n%s", err, text)

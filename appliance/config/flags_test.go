@@ -32,6 +32,8 @@ func TestRegisterFlags(t *testing.T) {
 		{"tracker.peer_timeout", "duration", "0s"},
 		{"http.max_header_bytes", "int", "16384"},
 		{"tracker.full_scrape", "bool", "false"},
+		{"swarm.max_memory", "size", "auto"},
+		{"swarm.source_window", "duration", "10m"},
 		{"tracker.allowed_networks", "cidrs", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,fe80::/10,fc00::/7"},
 		{"log.level", "level", "info"},
 		{"log.format", "string", "text"},

@@ -21,6 +21,9 @@ func FuzzLoadFile(f *testing.F) {
 		{"log: {level: [debug]}\nswarm: {max_peers: 1e400}\n", "NaN"},
 		{"tracker.interval.x: 1\ntracker:\n  numwant_max: !!binary aGVsbG8=\n", "9223372036854775808"},
 		{"\t\x00\xff", "\xff"},
+		{"swarm:\n  max_memory: 99999999999999999999GiB\n", "96MB"},
+		{"swarm: {max_memory: -8MiB, source_window: 1e9}\n", "auto"},
+		{"tracker:\n  torrent_retention: 721h\n", "1GiB"},
 	}
 	for _, s := range seeds {
 		f.Add(s.file, s.env)
@@ -42,7 +45,8 @@ func FuzzLoadFile(f *testing.F) {
 				}
 				continue
 			}
-			if cfg.Tracker.PeerTimeout <= cfg.Tracker.Interval || len(cfg.HTTP.Listen) == 0 {
+			if cfg.Tracker.PeerTimeout <= cfg.Tracker.Interval || len(cfg.HTTP.Listen) == 0 ||
+				cfg.Swarm.MaxMemory < minMemory || cfg.Swarm.MaxMemory > maxMemory {
 				t.Fatalf("invalid config accepted: %+v", cfg)
 			}
 		}

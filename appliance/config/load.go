@@ -41,6 +41,10 @@ type Options struct {
 	Flags *pflag.FlagSet
 	// Env is the environment as "KEY=value" lines; nil means os.Environ().
 	Env []string
+
+	// ram is where swarm.max_memory: auto reads the RAM; the zero value reads this
+	// machine's. Tests set it to made-up figures.
+	ram ramProbe
 }
 
 // Load reads defaults, then the config file, then the environment, then flags, each
@@ -58,6 +62,10 @@ func Load(opts Options) (Config, error) {
 	l.readEnv(opts.Env)
 	l.readFlags(opts.Flags)
 
+	probe := opts.ram
+	if probe.meminfo == nil && probe.sysinfo == nil {
+		probe = machine
+	}
 	cfg, errs := build(func(k key) (any, string) {
 		raw := l.v.Get(k.name)
 		if raw == nil {
@@ -66,7 +74,7 @@ func Load(opts Options) (Config, error) {
 			raw = k.def
 		}
 		return raw, l.origin[k.name]
-	})
+	}, probe)
 	l.errs = append(l.errs, errs...)
 	if len(l.errs) > 0 {
 		return Config{}, l.errs

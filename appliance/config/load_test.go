@@ -20,12 +20,13 @@ type input struct {
 	file  string
 	env   []string
 	flags []string
+	ram   ramProbe // zero reads this machine's RAM
 }
 
 // load runs Load hermetically: no search paths, no process environment.
 func load(t *testing.T, in input) (Config, error) {
 	t.Helper()
-	opts := Options{SearchPaths: []string{}, Env: append([]string{}, in.env...)}
+	opts := Options{SearchPaths: []string{}, Env: append([]string{}, in.env...), ram: in.ram}
 	if in.file != "" {
 		opts.File = writeFile(t, t.TempDir(), in.file)
 	}
@@ -71,16 +72,20 @@ func TestDefaults(t *testing.T) {
 		},
 		UDP: UDP{Listen: []string{":6969"}},
 		Tracker: Tracker{
-			Interval:       30 * time.Minute,
-			MinInterval:    15 * time.Minute,
-			PeerTimeout:    45 * time.Minute,
-			NumWantDefault: 50,
-			NumWantMax:     200,
-			ScrapeMax:      74,
+			Interval:         30 * time.Minute,
+			MinInterval:      15 * time.Minute,
+			PeerTimeout:      45 * time.Minute,
+			TorrentRetention: 24 * time.Hour,
+			NumWantDefault:   50,
+			NumWantMax:       200,
+			ScrapeMax:        74,
 			AllowedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
 				"192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"),
 		},
-		Swarm: Swarm{MaxTorrents: 100000, MaxPeers: 1000000, MaxPeersPerTorrent: 100000},
+		Swarm: Swarm{
+			MaxMemoryAuto: true, MaxTorrents: 2000000, MaxPeers: 10000000, MaxPeersPerTorrent: 100000,
+			SourceMaxNewTorrents: 2000, SourceMaxPeers: 20000, SourceWindow: 10 * time.Minute,
+		},
 		Panel: Panel{
 			Mode: "auto", Name: "swarmlight", PageInterval: 5 * time.Second,
 			LEDPower: "sysfs:ACT", LEDActivity: "gpio:GPIO17", LEDSwarm: "gpio:GPIO27", LEDError: "gpio:GPIO22",
@@ -88,6 +93,8 @@ func TestDefaults(t *testing.T) {
 		},
 		Log: Log{Level: slog.LevelInfo, Format: "text"},
 	}
+	// "auto" depends on this machine; memory_test.go checks the arithmetic.
+	resolveMemory(&want.Swarm, machine)
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults = %+v\nwant       %+v", cfg, want)
 	}

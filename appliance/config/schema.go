@@ -53,6 +53,9 @@ var schema = []key{
 	durationKey("tracker.peer_timeout", 0, 0, 7*24*time.Hour,
 		"How long a silent peer stays listed; 0 means 1.5 x tracker.interval (else more than the interval, at most 168h)",
 		func(c *Config) *time.Duration { return &c.Tracker.PeerTimeout }),
+	durationKey("tracker.torrent_retention", 24*time.Hour, 0, 30*24*time.Hour,
+		"How long an empty swarm keeps its completed count after its last peer left; 0 forgets it at once (0s to 720h)",
+		func(c *Config) *time.Duration { return &c.Tracker.TorrentRetention }),
 	intKey("tracker.numwant_default", 50, 0, noMax,
 		"Peers returned when a client does not say how many it wants (0 to tracker.numwant_max)",
 		func(c *Config) *int { return &c.Tracker.NumWantDefault }),
@@ -73,15 +76,26 @@ var schema = []key{
 		`Client networks (CIDR) allowed to use the tracker; ["0.0.0.0/0", "::/0"] allows everyone`,
 		func(c *Config) *[]netip.Prefix { return &c.Tracker.AllowedNetworks }),
 
-	intKey("swarm.max_torrents", 100000, 1, noMax,
-		"Most torrents tracked at once (at least 1)",
+	memoryKey("swarm.max_memory",
+		"Bytes the peer store may use: auto is 40% of this machine's RAM (16MiB to 2GiB), or a size like 96MiB or 1GiB (at least 8MiB)"),
+	intKey("swarm.max_torrents", 2000000, 1, noMax,
+		"Most torrents tracked at once (at least 1); on a small board swarm.max_memory usually binds first",
 		func(c *Config) *int { return &c.Swarm.MaxTorrents }),
-	intKey("swarm.max_peers", 1000000, 1, noMax,
-		"Most peers tracked at once across all torrents (at least 1)",
+	intKey("swarm.max_peers", 10000000, 1, noMax,
+		"Most peers tracked at once across all torrents (at least 1); on a small board swarm.max_memory usually binds first",
 		func(c *Config) *int { return &c.Swarm.MaxPeers }),
 	intKey("swarm.max_peers_per_torrent", 100000, 1, noMax,
 		"Most peers tracked for one torrent (at least 1)",
 		func(c *Config) *int { return &c.Swarm.MaxPeersPerTorrent }),
+	intKey("swarm.source_max_new_torrents", 2000, 0, noMax,
+		"Torrents one source (an IPv4 address, an IPv6 /64) may create per swarm.source_window; 0 turns the limit off (0 or more)",
+		func(c *Config) *int { return &c.Swarm.SourceMaxNewTorrents }),
+	intKey("swarm.source_max_peers", 20000, 0, noMax,
+		"Peer entries one source (an IPv4 address, an IPv6 /64) may hold at once; 0 turns the limit off (0 or more)",
+		func(c *Config) *int { return &c.Swarm.SourceMaxPeers }),
+	durationKey("swarm.source_window", 10*time.Minute, time.Second, 24*time.Hour,
+		"Window in which swarm.source_max_new_torrents counts a source's new torrents (1s to 24h)",
+		func(c *Config) *time.Duration { return &c.Swarm.SourceWindow }),
 
 	enumKey("panel.mode", "auto", []string{"auto", "sim", "off"},
 		"Front panel: auto drives the hardware found and logs what is missing; sim simulates it (no hardware touched); off has none",
@@ -138,6 +152,7 @@ const (
 	kindLevel                // log level name
 	kindEnum                 // one of a fixed set of words
 	kindString               // free text, checked by the key
+	kindSize                 // bytes, with an optional unit like MiB, or a word like auto
 )
 
 // typeName is what help output calls the value of a key of this kind.
@@ -155,6 +170,8 @@ func (k kind) typeName() string {
 		return "bool"
 	case kindLevel:
 		return "level"
+	case kindSize:
+		return "size"
 	default:
 		return "string"
 	}
@@ -175,6 +192,10 @@ type key struct {
 
 	// value is the key's current value in c, for YAML output.
 	value func(c *Config) any
+
+	// note, when set, is a comment YAML output writes under the key: what the value
+	// came to on this machine, which the value alone ("auto") does not say.
+	note func(c *Config) string
 }
 
 // section is the part of the key before the dot, the YAML mapping it lives in.
@@ -221,7 +242,7 @@ func isSection(name string) bool {
 
 // Default is the configuration with every key at its default.
 func Default() Config {
-	cfg, errs := build(func(k key) (any, string) { return k.def, "" })
+	cfg, errs := build(func(k key) (any, string) { return k.def, "" }, machine)
 	if len(errs) > 0 {
 		// The defaults are constants checked by the tests; failing here is a bug in
 		// the schema, not a user's mistake.

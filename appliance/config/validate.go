@@ -6,9 +6,10 @@ import "fmt"
 // messages that tell the user which line, variable or flag to fix.
 type source func(k key) (raw any, origin string)
 
-// build decodes every key from src, then checks the rules that span keys. It keeps
-// going after a problem so the user sees every problem in one run.
-func build(src source) (Config, Errors) {
+// build decodes every key from src, then checks the rules that span keys and
+// resolves swarm.max_memory: auto with probe. It keeps going after a problem so the
+// user sees every problem in one run.
+func build(src source, probe ramProbe) (Config, Errors) {
 	var cfg Config
 	var errs Errors
 	bad := make(map[string]bool)
@@ -20,6 +21,7 @@ func build(src source) (Config, Errors) {
 		}
 	}
 	errs = append(errs, crossCheck(&cfg, bad)...)
+	resolveMemory(&cfg.Swarm, probe)
 	return cfg, errs
 }
 

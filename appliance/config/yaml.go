@@ -10,8 +10,9 @@ import (
 )
 
 // YAML writes c as a config file with every key and its doc comment, in schema
-// order. Loading the result gives c back, so check-config's output can be saved
-// as a config file. Written by hand rather than by a YAML encoder to keep the
+// order, and under a key like swarm.max_memory a comment with what "auto" came to
+// on this machine. Loading the result gives c back, so check-config's output can be
+// saved as a config file. Written by hand rather than by a YAML encoder to keep the
 // comments, the key order and durations like 30m.
 func (c Config) YAML() string {
 	var b strings.Builder
@@ -39,6 +40,9 @@ func (c Config) YAML() string {
 				fmt.Fprintf(&b, "    - %s\n", strconv.Quote(item))
 			}
 		}
+		if k.note != nil {
+			fmt.Fprintf(&b, "  # %s\n", k.note(&c))
+		}
 	}
 	return b.String()
 }
@@ -62,6 +66,8 @@ func formatScalar(v any) string {
 	switch s := v.(type) {
 	case time.Duration:
 		return formatDuration(s)
+	case byteSize:
+		return formatSize(int64(s))
 	case slog.Level:
 		return strings.ToLower(s.String())
 	case string:

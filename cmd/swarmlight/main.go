@@ -109,7 +109,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // checkConfig validates the configuration, tries to bind its addresses and prints the
-// configuration in effect as YAML.
+// configuration in effect as YAML, which loads back as a config file. What the YAML
+// cannot say, such as the byte budget swarm.max_memory: auto comes to on this
+// machine, is in a comment under its key ("# effective: 171 MiB (40% of ...)").
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	cfg, _, status, ok := loadConfig("check-config", args, stdout, stderr)
 	if !ok {
@@ -217,7 +219,8 @@ func printUsage(w io.Writer) {
 	fmt.Fprintf(w, `Usage:
   swarmlight [serve] [flags]      run the tracker until SIGINT or SIGTERM (the default)
   swarmlight check-config [flags] check the configuration and that its addresses are free,
-                                  then print it as YAML
+                                  then print it as YAML, with the peer store's effective
+                                  memory budget in a comment
   swarmlight panel --png DIR      write each display page, for a demo state, as PNG
   swarmlight version              print the version
   swarmlight help                 print this help

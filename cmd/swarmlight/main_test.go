@@ -186,3 +186,52 @@ func holdPort(t *testing.T) string {
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
 }
+
+// TestCheckConfigMemoryBudget runs check-config and finds the line with the store's
+// effective budget right under max_memory, then feeds the output back to
+// check-config as its config file: the comment must keep it a loadable file that
+// means the same.
+func TestCheckConfigMemoryBudget(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, config.EnvPrefix) {
+			t.Setenv(name, "")
+		}
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		env    string // SWARMLIGHT_SWARM_MAX_MEMORY
+		value  string // the max_memory line
+		budget string // the start of the comment line under it
+	}{
+		{"auto", nil, "", "  max_memory: auto\n", "  # effective: "},
+		{"explicit by flag", []string{"--swarm.max_memory", "96MiB"}, "", "  max_memory: 96MiB\n", "  # effective: 96 MiB\n"},
+		{"explicit in bytes by env", nil, "500000000", "  max_memory: 500000000\n", "  # effective: 476.8 MiB\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(config.EnvName("swarm.max_memory"), tt.env)
+			args := append([]string{"check-config", "--config", configFile(t, ""),
+				"--http.listen", "127.0.0.1:0", "--udp.listen", "127.0.0.1:0"}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			if status := run(args, &stdout, &stderr); status != 0 {
+				t.Fatalf("status %d, stderr:\n%s", status, &stderr)
+			}
+			out := stdout.String()
+			if !strings.Contains(out, tt.value+tt.budget) {
+				t.Fatalf("no %q line under %q:\n%s", tt.budget, tt.value, out)
+			}
+			if tt.name == "auto" && !strings.Contains(out, "of RAM") && !strings.Contains(out, "assumed") {
+				t.Errorf("the auto budget does not say where it came from:\n%s", out)
+			}
+
+			var again bytes.Buffer
+			if status := run([]string{"check-config", "--config", configFile(t, out)}, &again, &stderr); status != 0 {
+				t.Fatalf("check-config's output does not load as a config file: status %d, stderr:\n%s\nfile:\n%s", status, &stderr, out)
+			}
+			if again.String() != out {
+				t.Fatalf("loading check-config's output gave a different configuration:\n%s\nwant\n%s", &again, out)
+			}
+		})
+	}
+}
