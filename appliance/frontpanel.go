@@ -88,9 +88,11 @@ func panelSource(trk *tracker.Tracker, problems *problemList) func() panel.Snaps
 	return func() panel.Snapshot {
 		st := trk.Stats()
 		metrics.Read(heap)
-		limit := uint64(0)
+		// The store's memory is outside the Go heap, under its own budget: the
+		// two together are what the tracker holds.
+		limit := uint64(st.Swarm.MemoryBudget)
 		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
-			limit = uint64(l)
+			limit += uint64(l)
 		}
 		return panel.Snapshot{
 			Torrents:  st.Swarm.Torrents,
@@ -98,8 +100,8 @@ func panelSource(trk *tracker.Tracker, problems *problemList) func() panel.Snaps
 			Leechers:  st.Swarm.Peers - st.Swarm.Seeders,
 			Active:    st.Swarm.Active,
 			Announces: st.Announces,
-			CapHits:   st.Swarm.CapTorrents + st.Swarm.CapPeers + st.Swarm.CapSwarm,
-			HeapBytes: heap[0].Value.Uint64(),
+			CapHits:   st.Swarm.CapHits(),
+			HeapBytes: heap[0].Value.Uint64() + uint64(st.Swarm.Memory),
 			MemLimit:  limit,
 			Problems:  problems.list(),
 		}

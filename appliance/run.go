@@ -65,12 +65,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		return err
 	}
 
-	store := swarm.New(swarm.Opts{
-		PeerTimeout:        cfg.Tracker.PeerTimeout,
-		MaxTorrents:        cfg.Swarm.MaxTorrents,
-		MaxPeers:           cfg.Swarm.MaxPeers,
-		MaxPeersPerTorrent: cfg.Swarm.MaxPeersPerTorrent,
-	}, clock.Real{})
+	store := swarm.New(StoreOpts(cfg), clock.Real{})
+	defer store.Close()
 	trk := tracker.New(cfg.Tracker, store)
 	srv := httptracker.New(cfg.HTTP, cfg.Tracker, trk, log)
 	usrv, err := udptracker.New(cfg.Tracker, trk, log, clock.Real{})
@@ -129,7 +125,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		defer wd.Stop()
 		watchdog = wd.C
 	}
-	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers)
+	log.Info("started", "torrents_max", cfg.Swarm.MaxTorrents, "peers_max", cfg.Swarm.MaxPeers,
+		"memory_max", cfg.Swarm.MaxMemory)
 
 	var serveErr error
 	tick := time.NewTicker(statsEvery)
@@ -169,6 +166,21 @@ loop:
 	logStats(log, trk.Stats(), usrv.Stats())
 	log.Info("stopped")
 	return serveErr
+}
+
+// StoreOpts is the peer store's part of the configuration.
+func StoreOpts(cfg config.Config) swarm.Opts {
+	return swarm.Opts{
+		PeerTimeout:          cfg.Tracker.PeerTimeout,
+		MaxTorrents:          cfg.Swarm.MaxTorrents,
+		MaxPeers:             cfg.Swarm.MaxPeers,
+		MaxPeersPerTorrent:   cfg.Swarm.MaxPeersPerTorrent,
+		MaxMemory:            cfg.Swarm.MaxMemory,
+		Retention:            cfg.Tracker.TorrentRetention,
+		SourceMaxNewTorrents: cfg.Swarm.SourceMaxNewTorrents,
+		SourceWindow:         cfg.Swarm.SourceWindow,
+		SourceMaxPeers:       cfg.Swarm.SourceMaxPeers,
+	}
 }
 
 // reload re-reads the configuration. A bad one changes nothing and shows on the
@@ -268,7 +280,9 @@ func logStats(log *slog.Logger, st tracker.Stats, us udptracker.Stats) {
 	log.Info("stats",
 		"torrents", st.Swarm.Torrents, "peers", st.Swarm.Peers, "seeders", st.Swarm.Seeders,
 		"announces", st.Announces, "scrapes", st.Scrapes, "refused", st.Refused,
-		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm,
+		"retained", st.Swarm.Retained, "memory", st.Swarm.Memory,
+		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm+st.Swarm.CapMemory,
+		"quota_hits", st.Swarm.QuotaTorrents+st.Swarm.QuotaPeers,
 		"udp_packets", us.Packets, "udp_dropped", us.Dropped, "udp_bad_conn_id", us.BadConnID)
 }
 

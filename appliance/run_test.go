@@ -210,6 +210,32 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// TestSnatchesOutliveSwarm: three clients complete a torrent and leave gracefully;
+// a scrape straight after, over either front, still counts their downloads.
+func TestSnatchesOutliveSwarm(t *testing.T) {
+	r := start(t, loopbackConfig(t))
+	for i, u := range r.urls {
+		ih := infohash.T{0x5a, byte(i)}
+		for c := range 3 {
+			req := anacrolix.AnnounceRequest{InfoHash: ih, PeerId: [20]byte{'-', 'S', 'N', byte('0' + c)}, Port: uint16(52000 + c), Left: 1 << 20, Event: anacrolix.Started, NumWant: -1}
+			for _, step := range []struct {
+				ev   anacrolix.AnnounceEvent
+				left int64
+			}{{anacrolix.Started, 1 << 20}, {anacrolix.Completed, 0}, {anacrolix.Stopped, 0}} {
+				req.Event, req.Left = step.ev, step.left
+				if _, err := announce(u, req); err != nil {
+					t.Fatalf("%s: client %d, %v: %v", u, c, step.ev, err)
+				}
+			}
+		}
+		for _, via := range r.urls {
+			if sc := scrape(t, via, ih); sc.Seeders != 0 || sc.Leechers != 0 || sc.Completed != 3 {
+				t.Errorf("swarm emptied over %s, scraped over %s: %+v, want 3 completed and nobody left", u, via, sc)
+			}
+		}
+	}
+}
+
 // TestFrontsShareSwarms: a peer announced over UDP is handed to an HTTP client and
 // the other way round, over both address families, through the real anacrolix client.
 func TestFrontsShareSwarms(t *testing.T) {

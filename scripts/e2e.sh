@@ -19,7 +19,9 @@
 #               between the clients, which proves they had no other way to meet.
 # In every client of every run DHT, PEX, local peer discovery and UPnP/NAT-PMP are
 # off (see "Clients" below for how each is told).
-# After each download an HTTP scrape must report complete >= 1 and downloaded >= 1.
+# After each download an HTTP scrape must report complete >= 1 and downloaded >= 1,
+# and once both clients have stopped, complete=0 incomplete=0 with the download
+# still counted.
 #
 # Needs root (namespaces) and apt-get for missing clients. Without them it prints
 # SKIP and exits 0, except under CI=true where that is a failure.
@@ -297,11 +299,11 @@ poll() {
 	done
 }
 
-# stop NAME: SIGTERM it, wait up to 5 s (SIGKILL after), and set `status` to its
-# exit status.
+# stop NAME [SIGNAL]: send it SIGNAL (TERM by default), wait up to 5 s (SIGKILL
+# after), and set `status` to its exit status.
 stop() {
 	local pid=${procs[$1]} i
-	kill -TERM "$pid" 2>/dev/null || true
+	kill -"${2:-TERM}" "$pid" 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do
 		alive "$pid" || break
 		sleep 0.1
@@ -319,8 +321,10 @@ start_tracker() {
 	local proto=$1 t
 	t=$(now_us)
 	# Our own config file, so neither /etc/swarmlight nor ./configs leaks in; the
-	# defaults stay in force except the log level (logs never hold peer data).
-	printf 'log:\n  level: debug\n' >"$rundir/swarmlight.yaml"
+	# defaults stay in force except the log level (logs never hold peer data) and a
+	# peer timeout short enough that a client that leaves without saying so is gone
+	# within the run.
+	printf 'log:\n  level: debug\ntracker:\n  interval: 10s\n  min_interval: 5s\n  peer_timeout: 15s\n' >"$rundir/swarmlight.yaml"
 	local args=(serve --config "$rundir/swarmlight.yaml" --http.listen "$tracker_ip:$PORT")
 	want_urls=("http://$tracker_ip:$PORT/announce")
 	if [ "$proto" = udp ]; then
@@ -512,6 +516,14 @@ scrape_has() {
 	d=$(sed -n 's/.* downloaded=\([0-9]*\) .*/\1/p' <<<"$s")
 	[ "${c:-0}" -ge "$1" ] && [ "${d:-0}" -ge "$2" ]
 }
+# scrape_left: everyone has left (complete=0 incomplete=0) and the snatch is still
+# counted (downloaded>=1): an emptied swarm keeps its completed count.
+scrape_left() {
+	local s
+	s=$(scrape) || return 1
+	last_scrape=$s
+	[[ $s =~ ^complete=0\ downloaded=[1-9][0-9]*\ incomplete=0$ ]]
+}
 
 # ---------------------------------------------------------------------------------
 # One run.
@@ -594,8 +606,18 @@ run_swarm() {
 	[ "$rc" = 0 ] || fail "scrape never showed complete>=1 and downloaded>=1 (last: ${last_scrape:-none})"
 	say "$run: scrape: ${last_scrape} ($(since "$t"))"
 
-	stop "$leecher"
-	stop "$seeder"
+	# Both leave (SIGINT, Ctrl-C, is what each client leaves gracefully on;
+	# transmission-cli handles no other), by event=stopped or, for a client that
+	# does not get it out before it exits, by the peer timeout: the swarm empties,
+	# and its snatch must outlive it (tracker.torrent_retention).
+	stop "$leecher" INT
+	stop "$seeder" INT
+	t=$(now_us)
+	rc=0
+	poll 30 scrape_left || rc=$?
+	[ "$rc" = 0 ] || fail "after both clients left, scrape never showed complete=0 downloaded>=1 incomplete=0 (last: ${last_scrape:-none})"
+	say "$run: after both left: ${last_scrape} ($(since "$t"))"
+
 	stop tracker
 	[ "$status" = 0 ] || fail "tracker exited with status $status on SIGTERM, not 0"
 	say "$run: tracker stopped cleanly on SIGTERM"

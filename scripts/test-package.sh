@@ -187,7 +187,7 @@ test_unit_verify() {
 		'DynamicUser=yes' 'SupplementaryGroups=gpio i2c' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
 		'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' 'ProtectSystem=strict' 'ProtectHome=yes' \
 		'NoNewPrivileges=yes' 'PrivateTmp=yes' 'DevicePolicy=closed' 'DeviceAllow=char-i2c rw' \
-		'DeviceAllow=char-gpiochip rw' 'MemoryMax=256M' 'Environment=GOMEMLIMIT=200MiB' \
+		'DeviceAllow=char-gpiochip rw' 'MemoryMax=60%' 'Environment=GOMEMLIMIT=64MiB' \
 		'WantedBy=multi-user.target'; do
 		grep -qxF "$line" configs/swarmlight.service || fail "the unit lacks $line"
 	done
@@ -245,7 +245,7 @@ test_unit_syscalls() {
 
 	# The tracker as systemd runs it (notify socket, watchdog), serving one
 	# HTTP announce and one UDP connect, then SIGHUP (reload) and SIGTERM.
-	strace -f -qq -o "$d/trace" env NOTIFY_SOCKET="$d/notify" WATCHDOG_USEC=200000 GOMEMLIMIT=200MiB \
+	strace -f -qq -o "$d/trace" env NOTIFY_SOCKET="$d/notify" WATCHDOG_USEC=200000 GOMEMLIMIT=64MiB \
 		"$bin_amd64" serve --config configs/swarmlight.yaml --http.listen 127.0.0.1:0 \
 		--udp.listen 127.0.0.1:0 --panel.mode sim 2>"$d/log" &
 	local pid=$! port="" i

@@ -35,7 +35,8 @@ type Server struct {
 }
 
 // exchange is the per-request scratch space, reused so that a steady stream of
-// announces does not churn the heap.
+// announces does not churn the heap. tracker.scrape_max and tracker.numwant_max
+// bound all it holds (a full scrape is streamed, not kept here), so the pool does too.
 type exchange struct {
 	req     tracker.AnnounceRequest
 	resp    tracker.AnnounceResponse
@@ -96,24 +97,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := s.pool.Get().(*exchange)
 	defer s.pool.Put(x)
 	x.body.Reset()
-	var err error
+	var (
+		streamed bool
+		err      error
+	)
 	switch r.URL.Path {
 	case "/announce":
 		err = s.announce(x, r)
 	case "/scrape":
-		err = s.scrape(x, r)
+		streamed, err = s.scrape(w, x, r)
 	default:
 		http.Error(w, "not found: this is a BitTorrent tracker, announce to /announce", http.StatusNotFound)
 		return
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		s.fail(w, x, err)
-	} else {
+	case !streamed:
 		reply(w, &x.body)
-	}
-	// A full scrape can be huge: do not keep its buffers in the pool.
-	if cap(x.entries) > 4*s.scrapeMax || x.body.Cap() > 64<<10 {
-		x.entries, x.body = nil, bytes.Buffer{}
 	}
 }
 
@@ -133,21 +134,25 @@ func (s *Server) announce(x *exchange, r *http.Request) error {
 	return writeAnnounce(&x.body, &x.resp)
 }
 
-// scrape answers GET /scrape into x.body.
-func (s *Server) scrape(x *exchange, r *http.Request) error {
+// scrape answers GET /scrape into x.body. A scrape naming no torrent is a full
+// scrape, too big for any buffer: it is streamed to w, and streamed says so.
+func (s *Server) scrape(w http.ResponseWriter, x *exchange, r *http.Request) (streamed bool, err error) {
 	src, err := source(r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	x.hashes, err = query.ParseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
 	if err != nil {
 		s.trk.Refused()
-		return err
+		return false, err
+	}
+	if len(x.hashes) == 0 {
+		return s.fullScrape(w, src)
 	}
 	if x.entries, err = s.trk.Scrape(src, x.hashes, x.entries[:0]); err != nil {
-		return err
+		return false, err
 	}
-	return writeScrape(&x.body, x.entries)
+	return false, writeScrape(&x.body, x.entries)
 }
 
 // fail answers with a bencoded failure reason and HTTP 200, as clients expect. An
@@ -169,10 +174,15 @@ func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
 
 func reply(w http.ResponseWriter, body *bytes.Buffer) {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain")
+	setHeaders(h)
 	h.Set("Content-Length", strconv.Itoa(body.Len()))
-	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(body.Bytes())
+}
+
+// setHeaders sets what every tracker reply carries, buffered or streamed.
+func setHeaders(h http.Header) {
+	h.Set("Content-Type", "text/plain")
+	h.Set("Cache-Control", "no-store")
 }
 
 var errNoSource = &tracker.Error{Reason: "cannot tell your address"}

@@ -1,10 +1,12 @@
 package httptracker
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -64,16 +66,15 @@ type failureReply struct {
 // fails to encode leaves nothing half-written on the connection (a truncated dict
 // is unreadable to the client), and the response goes out in one Write instead of
 // the dozens of tiny ones the encoder makes. The reply structs live here too, so
-// handing them to the encoder as an interface does not allocate per request.
+// handing them to the encoder as an interface does not allocate per request. Every
+// buffered reply is small (tracker.numwant_max and tracker.scrape_max bound it; a
+// full scrape is streamed instead), so a pooled buffer stays small too.
 type replyBuffer struct {
 	buf      bytes.Buffer
 	enc      *bencode.Encoder
 	announce announceReply
 	failure  failureReply
 }
-
-// maxPooledReply keeps one huge full-scrape reply from pinning its buffer forever.
-const maxPooledReply = 64 << 10
 
 var replyPool = sync.Pool{New: func() any {
 	rb := new(replyBuffer)
@@ -88,9 +89,6 @@ func getReplyBuffer() *replyBuffer { return replyPool.Get().(*replyBuffer) }
 func (rb *replyBuffer) put() {
 	rb.announce = announceReply{}
 	rb.failure = failureReply{}
-	if rb.buf.Cap() > maxPooledReply {
-		return
-	}
 	rb.buf.Reset()
 	replyPool.Put(rb)
 }
@@ -157,6 +155,43 @@ func writeScrape(w io.Writer, entries []tracker.ScrapeEntry) error {
 	}
 	if err := rb.encodeTo(w, &scrapeReply{Files: files}); err != nil {
 		return fmt.Errorf("httptracker: write scrape reply: %w", err)
+	}
+	return nil
+}
+
+// A full scrape is written a piece at a time, in the bytes writeScrape would give
+// for the same entries: the tracker hands them over already sorted, and a map of
+// every torrent is the memory a full scrape must not take.
+const (
+	scrapeHead = "d5:filesd"
+	scrapeTail = "ee"
+	// maxScrapeEntry is the longest entry: the key, the dict's fixed text and four
+	// int64 values of at most 20 characters each.
+	maxScrapeEntry = len("20:") + 20 + len("d8:completeie10:downloadedie11:downloadersie10:incompleteiee") + 4*20
+)
+
+// writeScrapeEntry writes one entry of a streamed files dict. bw must hold at least
+// maxScrapeEntry bytes: the entry is built in its spare capacity, so nothing
+// is allocated however many entries go through.
+func writeScrapeEntry(bw *bufio.Writer, e *tracker.ScrapeEntry) error {
+	if bw.Available() < maxScrapeEntry {
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("httptracker: write scrape entry: %w", err)
+		}
+	}
+	b := append(bw.AvailableBuffer(), "20:"...)
+	b = append(b, e.InfoHash[:]...)
+	b = append(b, "d8:completei"...)
+	b = strconv.AppendInt(b, int64(e.Complete), 10)
+	b = append(b, "e10:downloadedi"...)
+	b = strconv.AppendInt(b, int64(e.Downloaded), 10)
+	b = append(b, "e11:downloadersi"...)
+	b = strconv.AppendInt(b, int64(e.Downloaders), 10)
+	b = append(b, "e10:incompletei"...)
+	b = strconv.AppendInt(b, int64(e.Incomplete), 10)
+	b = append(b, "ee"...)
+	if _, err := bw.Write(b); err != nil {
+		return fmt.Errorf("httptracker: write scrape entry: %w", err)
 	}
 	return nil
 }

@@ -23,11 +23,11 @@ type Snapshot struct {
 	Torrents  int
 	Seeders   int
 	Leechers  int
-	Active    int    // swarms with a seeder and a downloader
-	Announces uint64 // answered since start
-	CapHits   uint64 // refused by a cap since start
-	HeapBytes uint64
-	MemLimit  uint64   // the Go memory limit; 0 for none
+	Active    int      // swarms with a seeder and a downloader
+	Announces uint64   // answered since start
+	CapHits   uint64   // refused by a cap since start
+	HeapBytes uint64   // the store's memory plus the Go heap's objects
+	MemLimit  uint64   // the store's budget plus the Go memory limit; 0 for none
 	Problems  []string // what the rest of the appliance says needs attention
 }
 

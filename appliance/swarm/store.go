@@ -11,16 +11,28 @@
 //     result in compact form (6 bytes per IPv4 peer, 18 per IPv6). The requester is
 //     never among them. A seeder or partial seed is sent only downloaders (leechers
 //     that are not partial seeds): nobody else wants its data.
-//   - Announce with Stopped removes the peer and returns no peers. A swarm left
-//     without peers is forgotten, with its completed count.
+//   - Announce with Stopped removes the peer and returns no peers.
 //   - Completed counts a snatch once: when a peer that the store did not already hold
 //     as a seeder announces completion as a seeder.
+//   - A swarm left without peers keeps its completed count for Opts.Retention, so
+//     that a scrape still answers how often it was downloaded; one that was never
+//     completed, or any with a Retention of 0, is forgotten at once. A retained
+//     swarm counts as a torrent and costs only its record.
 //   - A peer not heard from for the peer timeout is not returned and is removed by
 //     Expire; Expire never holds more than one shard of the store at a time.
 //   - Hard caps: a new torrent beyond MaxTorrents, a new peer beyond MaxPeers in all
-//     or beyond MaxPeersPerTorrent in its swarm is refused with ErrTooManyTorrents,
-//     ErrTooManyPeers or ErrSwarmFull, counted in Stats, and changes nothing; peers
-//     already stored keep working. Memory is bounded by the caps whatever clients send.
+//     or beyond MaxPeersPerTorrent in its swarm, or either beyond the MaxMemory
+//     budget, is refused with ErrTooManyTorrents, ErrTooManyPeers, ErrSwarmFull or
+//     ErrMemoryFull, counted in Stats, and changes nothing; peers already stored keep
+//     working. At the torrent cap, retained swarms are dropped to make room, the
+//     longest-empty first; swarms with peers never are. Concurrent announces never
+//     take the store past a cap.
+//   - Per-source quotas: a source (the announce's Source, an IPv4 address or an IPv6
+//     /64) creates at most SourceMaxNewTorrents swarms in a sliding SourceWindow, and
+//     the peers whose address lies in one source number at most SourceMaxPeers.
+//     Beyond them an announce is refused with ErrSourceTorrents or ErrSourcePeers,
+//     counted apart from the caps, and changes nothing.
+//   - Memory is bounded by the caps and the budget whatever clients send.
 //   - All methods are safe for concurrent use.
 package swarm
 
@@ -59,6 +71,9 @@ type Params struct {
 	Stopped   bool // the peer is leaving the swarm
 	NumWant   int  // how many peers to return, at most
 	Families  Family
+	// Source is where the announce came from, for the per-source quotas; the
+	// zero Addr means Addr's address.
+	Source netip.Addr
 }
 
 // Counts are a swarm's aggregate figures.
@@ -80,14 +95,26 @@ type Result struct {
 
 // Stats are store-wide aggregate counts, cheap to read at any time.
 type Stats struct {
-	Torrents    int
-	Peers       int
-	Seeders     int
-	Partial     int
-	Active      int    // swarms with at least one seeder and one downloader: data is moving
-	CapTorrents uint64 // announces refused by MaxTorrents
-	CapPeers    uint64 // announces refused by MaxPeers
-	CapSwarm    uint64 // announces refused by MaxPeersPerTorrent
+	Torrents     int // swarms tracked, retained ones included
+	Retained     int // swarms without peers, kept for their completed count
+	Peers        int
+	Seeders      int
+	Partial      int
+	Active       int   // swarms with at least one seeder and one downloader: data is moving
+	Memory       int64 // bytes the store holds
+	MemoryBudget int64 // MaxMemory; 0: none
+
+	CapTorrents   uint64 // announces refused by MaxTorrents
+	CapPeers      uint64 // announces refused by MaxPeers
+	CapSwarm      uint64 // announces refused by MaxPeersPerTorrent
+	CapMemory     uint64 // announces refused by MaxMemory
+	QuotaTorrents uint64 // announces refused by SourceMaxNewTorrents
+	QuotaPeers    uint64 // announces refused by SourceMaxPeers
+}
+
+// CapHits is every announce refused by a cap or a quota.
+func (s Stats) CapHits() uint64 {
+	return s.CapTorrents + s.CapPeers + s.CapSwarm + s.CapMemory + s.QuotaTorrents + s.QuotaPeers
 }
 
 // Errors returned when a cap refuses an announce.
@@ -95,6 +122,9 @@ var (
 	ErrTooManyTorrents = errors.New("swarm: too many torrents")
 	ErrTooManyPeers    = errors.New("swarm: too many peers")
 	ErrSwarmFull       = errors.New("swarm: too many peers in this swarm")
+	ErrMemoryFull      = errors.New("swarm: memory budget exhausted")
+	ErrSourceTorrents  = errors.New("swarm: too many new torrents from one source")
+	ErrSourcePeers     = errors.New("swarm: too many peers from one source")
 )
 
 // Store is the peer store contract described in the package documentation.
@@ -116,4 +146,10 @@ type Opts struct {
 	MaxTorrents        int
 	MaxPeers           int
 	MaxPeersPerTorrent int
+	MaxMemory          int64         // bytes; 0: no budget
+	Retention          time.Duration // how long an empty swarm keeps its completed count
+	// Per-source quotas; 0 turns each off.
+	SourceMaxNewTorrents int
+	SourceWindow         time.Duration
+	SourceMaxPeers       int
 }

@@ -1,8 +1,12 @@
 package swarm_test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,23 +70,87 @@ func TestStarvedCleanerNeverResurrects(t *testing.T) {
 	}
 }
 
+// fill puts size peers (every other one a seeder) into swarm h.
+func fill(tb testing.TB, s swarm.Store, h [20]byte, size int) {
+	for i := range size {
+		p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(i), Status: swarm.Status(i % 2), Families: swarm.AnyFamily}
+		if err := s.Announce(&p, &swarm.Result{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// Growing swarms and creating torrents allocates nothing on the Go heap either:
+// the store's memory is its own.
+func TestGrowthAllocatesNothing(t *testing.T) {
+	s := swarm.New(swarm.Opts{}, clock.Real{})
+	defer s.Close()
+	r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
+	hashes := make([][20]byte, 3000)
+	for i := range hashes {
+		hashes[i] = swarmtest.Hash(i)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(20_000, func() {
+		p := swarm.Params{InfoHash: hashes[i%len(hashes)], Addr: swarmtest.Addr4(i), NumWant: 50, Families: swarm.AnyFamily}
+		r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
+		if err := s.Announce(&p, &r); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("a new peer or torrent allocates %.2f times", allocs)
+	}
+}
+
+var swarmSizes = []int{1, 100, 10_000, 1_000_000}
+
+// BenchmarkAnnounce is a known peer re-announcing (nearly every announce a tracker
+// serves) and getting 50 peers, in swarms from one peer to a million: the cost
+// must not grow with the swarm.
 func BenchmarkAnnounce(b *testing.B) {
-	for _, size := range []int{10, 1000, 100000} {
+	for _, size := range swarmSizes {
 		b.Run(fmt.Sprintf("swarm=%d", size), func(b *testing.B) {
 			s := swarm.New(swarm.Opts{}, clock.Real{})
+			defer s.Close()
 			h := swarmtest.Hash(1)
-			for i := range size {
-				p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(i), Status: swarm.Status(i % 2), Families: swarm.AnyFamily}
-				if err := s.Announce(&p, &swarm.Result{}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fill(b, s, h, size)
 			r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(i % size), NumWant: 50, Families: swarm.AnyFamily}
 				r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
+				if err := s.Announce(&p, &r); err != nil {
+					b.Fatal(err)
+				}
+				i += 7919 // a prime: visits every peer, in no cache-friendly order
+			}
+		})
+	}
+}
+
+// BenchmarkJoinLeave is a new peer joining a swarm (getting 50 peers) and leaving
+// it again, so the swarm keeps its size: insertion and removal must not grow with
+// the swarm either.
+func BenchmarkJoinLeave(b *testing.B) {
+	for _, size := range swarmSizes {
+		b.Run(fmt.Sprintf("swarm=%d", size), func(b *testing.B) {
+			s := swarm.New(swarm.Opts{}, clock.Real{})
+			defer s.Close()
+			h := swarmtest.Hash(1)
+			fill(b, s, h, size)
+			r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(size + i%1000), NumWant: 50, Families: swarm.AnyFamily}
+				r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
+				if err := s.Announce(&p, &r); err != nil {
+					b.Fatal(err)
+				}
+				p.Stopped = true
 				if err := s.Announce(&p, &r); err != nil {
 					b.Fatal(err)
 				}
@@ -120,37 +188,67 @@ func BenchmarkAnnounceParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkMemory fills a store with one million IPv4 peers over 100 000 torrents and
-// reports heap bytes per peer and per torrent, measured after GC. Per peer is the
-// marginal cost of nine more peers in every swarm; per torrent is what a one-peer
-// swarm costs beyond its peer.
+// BenchmarkMemory fills stores with the loads of the memory table in BENCHMARKS.md
+// and reports the store's own bytes (all outside the Go heap) per peer and per
+// torrent, and what the Go heap grew by: nothing, since the store's memory is its
+// own. `make bench-memory` measures the same loads as RSS of the real binary.
 func BenchmarkMemory(b *testing.B) {
-	const torrents = 100_000
-	fill := func(perTorrent int) (swarm.Store, uint64) {
-		base := heap()
-		s := swarm.New(swarm.Opts{}, clock.Real{})
-		for i := range torrents * perTorrent {
-			p := swarm.Params{InfoHash: swarmtest.Hash(i % torrents), Addr: swarmtest.Addr4(i), Families: swarm.AnyFamily}
-			if err := s.Announce(&p, &swarm.Result{}); err != nil {
-				b.Fatal(err)
+	for _, load := range []struct {
+		name            string
+		torrents, peers int
+	}{
+		{"1M-peers-10k-torrents", 10_000, 1_000_000},
+		{"1M-torrents-1-peer", 1_000_000, 1_000_000},
+		{"1M-torrents-5M-peers", 1_000_000, 5_000_000},
+	} {
+		b.Run(load.name, func(b *testing.B) {
+			for b.Loop() {
+				hashes := make([][20]byte, load.torrents)
+				for i := range hashes {
+					binary.LittleEndian.PutUint64(hashes[i][:], uint64(i))
+				}
+				base, rss := heap(), vmRSS(b)
+				s := swarm.New(swarm.Opts{}, clock.Real{})
+				var p swarm.Params
+				var r swarm.Result
+				for i := range load.peers {
+					p = swarm.Params{InfoHash: hashes[i%load.torrents], Addr: swarmtest.Addr4(i), Families: swarm.AnyFamily}
+					if err := s.Announce(&p, &r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				st := s.Stats()
+				if st.Peers != load.peers || st.Torrents != load.torrents {
+					b.Fatalf("stats %+v", st)
+				}
+				grew := int64(heap()) - int64(base)
+				b.ReportMetric(float64(vmRSS(b)-rss)/(1<<20), "rss-MiB")
+				b.ReportMetric(float64(st.Memory)/float64(load.peers), "B/peer")
+				b.ReportMetric(float64(st.Memory)/float64(load.torrents), "B/torrent")
+				b.ReportMetric(float64(st.Memory)/(1<<20), "store-MiB")
+				b.ReportMetric(float64(grew)/(1<<20), "heap-MiB")
+				s.Close()
 			}
-		}
-		return s, heap() - base
+		})
 	}
-	for b.Loop() {
-		s1, one := fill(1)
-		runtime.KeepAlive(s1)
-		s1 = nil
-		s10, ten := fill(10)
-		if st := s10.Stats(); st.Peers != 10*torrents || st.Torrents != torrents {
-			b.Fatalf("stats %+v", st)
-		}
-		runtime.KeepAlive(s10)
-		perPeer := float64(ten-one) / float64(9*torrents)
-		b.ReportMetric(perPeer, "B/peer")
-		b.ReportMetric(float64(one)/torrents-perPeer, "B/torrent")
-		b.ReportMetric(float64(ten)/(1<<20), "MiB/1M-peers")
+}
+
+// vmRSS is this process's resident set, in bytes.
+func vmRSS(tb testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
 	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				tb.Fatalf("VmRSS: %v", err)
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func heap() uint64 {

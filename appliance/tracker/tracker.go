@@ -63,6 +63,7 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 		Stopped:   req.Event == EventStopped,
 		NumWant:   t.numWant(req.NumWant),
 		Families:  fams,
+		Source:    src,
 	}
 	*r = swarm.Result{Peers4: resp.Peers4[:0], Peers6: resp.Peers6[:0]}
 	if err := t.store.Announce(p, r); err != nil {
@@ -119,18 +120,28 @@ func (t *Tracker) jitter(d time.Duration) time.Duration {
 	return time.Duration(int64(d) - spread + rand.Int64N(2*spread+1)).Round(time.Second)
 }
 
-// capError turns a store refusal into what the client is told.
+// capError turns a store refusal into what the client is told. A refusal is
+// temporary by nature (peers leave, windows slide), so each says when to come back.
 func (t *Tracker) capError(err error) *Error {
 	retry := max(t.cfg.MinInterval, time.Minute)
-	switch {
-	case errors.Is(err, swarm.ErrTooManyTorrents):
-		return &Error{Reason: "tracker is full: too many torrents", RetryIn: retry}
-	case errors.Is(err, swarm.ErrTooManyPeers):
-		return &Error{Reason: "tracker is full: too many peers", RetryIn: retry}
-	case errors.Is(err, swarm.ErrSwarmFull):
-		return &Error{Reason: "this torrent's swarm is full", RetryIn: retry}
+	for _, c := range capErrors {
+		if errors.Is(err, c.err) {
+			return &Error{Reason: c.reason, RetryIn: retry}
+		}
 	}
 	return &Error{Reason: "internal tracker error", RetryIn: retry}
+}
+
+var capErrors = []struct {
+	err    error
+	reason string
+}{
+	{swarm.ErrTooManyTorrents, "tracker is full: too many torrents"},
+	{swarm.ErrTooManyPeers, "tracker is full: too many peers"},
+	{swarm.ErrSwarmFull, "this torrent's swarm is full"},
+	{swarm.ErrMemoryFull, "tracker is full: out of memory for new torrents and peers"},
+	{swarm.ErrSourceTorrents, "too many new torrents from your address; try again later"},
+	{swarm.ErrSourcePeers, "too many peers from your address"},
 }
 
 func (t *Tracker) refuse(e *Error) error {
@@ -143,7 +154,8 @@ func (t *Tracker) refuse(e *Error) error {
 func (t *Tracker) Refused() { t.refused.Add(1) }
 
 // Scrape appends an entry for each of hashes to out, zero counts for unknown ones.
-// No hashes asks for a full scrape: every swarm, if the operator allows it.
+// Naming no hash asks for every torrent, which only FullScrape answers: it streams
+// them, where a list here would have to hold them all.
 func (t *Tracker) Scrape(src netip.Addr, hashes []InfoHash, out []ScrapeEntry) ([]ScrapeEntry, error) {
 	if !t.Allowed(src) {
 		return out, t.refuse(ErrNotAllowed)
@@ -152,10 +164,7 @@ func (t *Tracker) Scrape(src netip.Addr, hashes []InfoHash, out []ScrapeEntry) (
 		if !t.cfg.FullScrape {
 			return out, t.refuse(ErrFullScrape)
 		}
-		t.store.Range(func(h [20]byte, c swarm.Counts) bool {
-			out = append(out, entry(h, c))
-			return true
-		})
+		return out, t.refuse(errNoHash)
 	}
 	for _, h := range hashes {
 		out = append(out, entry(h, t.store.Scrape(h)))

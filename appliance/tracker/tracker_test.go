@@ -3,6 +3,7 @@ package tracker_test
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,25 +149,47 @@ func TestIPParam(t *testing.T) {
 	}
 }
 
+// Every cap and quota refuses with its own reason and a retry in; the announce
+// that fills it, and known peers after, go through. Quotas count the source the
+// announce came from.
 func TestCapsGiveRetryIn(t *testing.T) {
-	trk := newTracker(testConfig(), swarm.Opts{MaxTorrents: 1, MaxPeersPerTorrent: 1})
-	announce(t, trk, src1, req(hashA, 6881, 1, 0))
 	for _, tc := range []struct {
-		name string
-		r    *tracker.AnnounceRequest
+		name   string
+		opts   swarm.Opts
+		second *tracker.AnnounceRequest
+		reason string
 	}{
-		{"torrents", req(hashB, 6881, 1, 0)},
-		{"swarm", req(hashA, 6882, 1, 0)},
+		{"torrents", swarm.Opts{MaxTorrents: 1}, req(hashB, 6881, 1, 0), "tracker is full: too many torrents"},
+		{"peers", swarm.Opts{MaxPeers: 1}, req(hashA, 6882, 1, 0), "tracker is full: too many peers"},
+		{"swarm", swarm.Opts{MaxPeersPerTorrent: 1}, req(hashA, 6882, 1, 0), "this torrent's swarm is full"},
+		{"source torrents", swarm.Opts{SourceMaxNewTorrents: 1}, req(hashB, 6881, 1, 0), "too many new torrents from your address; try again later"},
+		{"source peers", swarm.Opts{SourceMaxPeers: 1}, req(hashA, 6882, 1, 0), "too many peers from your address"},
 	} {
-		var resp tracker.AnnounceResponse
-		err := trk.Announce(src1, tc.r, swarm.AnyFamily, &resp)
-		var te *tracker.Error
-		if !errors.As(err, &te) || te.RetryIn != 15*time.Minute || te.Reason == "" {
-			t.Errorf("%s cap: err %#v, want a failure reason with retry in 15m", tc.name, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			trk := newTracker(testConfig(), tc.opts)
+			announce(t, trk, src1, req(hashA, 6881, 1, 0))
+			var resp tracker.AnnounceResponse
+			err := trk.Announce(src1, tc.second, swarm.AnyFamily, &resp)
+			var te *tracker.Error
+			if !errors.As(err, &te) || te.RetryIn != 15*time.Minute || te.Reason != tc.reason {
+				t.Errorf("err %#v, want %q with retry in 15m", err, tc.reason)
+			}
+			if !strings.HasPrefix(tc.name, "source") {
+				return
+			}
+			// Another host is not held back by the first one's quota.
+			announce(t, trk, src2, tc.second)
+			if st := trk.Stats(); st.Swarm.QuotaTorrents+st.Swarm.QuotaPeers != 1 || st.Swarm.CapHits() != 1 {
+				t.Errorf("stats %+v, want one quota refusal", st.Swarm)
+			}
+		})
 	}
-	// The existing peer keeps announcing.
-	announce(t, trk, src1, req(hashA, 6881, 0, tracker.EventCompleted))
+	trk := newTracker(testConfig(), swarm.Opts{MaxMemory: 1})
+	var resp tracker.AnnounceResponse
+	err := trk.Announce(src1, req(hashA, 6881, 1, 0), swarm.AnyFamily, &resp)
+	if te := (*tracker.Error)(nil); !errors.As(err, &te) || te.Reason != "tracker is full: out of memory for new torrents and peers" || te.RetryIn <= 0 {
+		t.Errorf("memory budget: err %#v", err)
+	}
 }
 
 func TestScrape(t *testing.T) {
@@ -193,7 +216,7 @@ func TestScrape(t *testing.T) {
 	full := newTracker(cfg, swarm.Opts{})
 	announce(t, full, src1, req(hashA, 6881, 1, 0))
 	announce(t, full, src1, req(hashB, 6881, 1, 0))
-	if got, err := full.Scrape(src1, nil, nil); err != nil || len(got) != 2 {
+	if got, err := collect(full); err != nil || len(got) != 2 {
 		t.Errorf("full scrape: %v, %v", got, err)
 	}
 }

@@ -42,6 +42,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Families", testFamilies},
 		{"ScrapeAndRange", testScrapeAndRange},
 		{"Concurrent", testConcurrent},
+		{"SnatchesOutliveSwarm", testSnatchesOutliveSwarm},
+		{"RetainedMakeRoom", testRetainedMakeRoom},
+		{"SourceNewTorrents", testSourceNewTorrents},
+		{"SourcePeers", testSourcePeers},
+		{"MemoryBudget", testMemoryBudget},
+		{"CapsUnderRace", testCapsUnderRace},
+		{"LargeSwarm", testLargeSwarm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -98,7 +105,10 @@ func (f *fixture) mustAnnounce(h [20]byte, a netip.AddrPort, st swarm.Status, mo
 	return r
 }
 
-func stopped(p *swarm.Params)   { p.Stopped = true }
+func stopped(p *swarm.Params) { p.Stopped = true }
+func from(a netip.Addr) func(*swarm.Params) {
+	return func(p *swarm.Params) { p.Source = a }
+}
 func completed(p *swarm.Params) { p.Completed = true }
 func numWant(n int) func(*swarm.Params) {
 	return func(p *swarm.Params) { p.NumWant = n }
