@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 CONFIG   ?= configs/swarmlight.yaml
 
-.PHONY: run test build cross deb bench clean
+.PHONY: run test build cross deb bench bench-memory bench-rate clean
 
 ## run: start the tracker here (simulated hardware), printing the announce URLs;
 ## the simulated display is kept up to date in bin/panel.png
@@ -44,6 +44,25 @@ e2e:
 ## bench: the store, parser and announce benchmarks with memory figures
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./appliance/...
+
+## bench-memory: the real binary's memory under 1M–5M peers announced over UDP from
+## loopback, next to Debian's opentracker in the same run (BENCHMARKS.md); a few minutes
+## bench-rate: announces per second and tracker CPU per announce, same set-up
+## BENCHFLAGS passes more flags, e.g. make bench-memory BENCHFLAGS=--runs=3
+# Installing opentracker enables its service, a tracker on every address's port 6969:
+# it is stopped and disabled, since the benchmark starts its own on loopback.
+bench-memory bench-rate: build
+	$(BUILD) -o bin/swarmload ./cmd/swarmload
+	@against=--against=opentracker; \
+	if ! command -v opentracker >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing opentracker (Debian's, for comparison)"; \
+		{ apt-get install -y --no-install-recommends opentracker || { apt-get update && apt-get install -y --no-install-recommends opentracker; }; } >/dev/null 2>&1 || true; \
+		if command -v systemctl >/dev/null 2>&1; then systemctl disable --now opentracker >/dev/null 2>&1 || true; fi; \
+	fi; \
+	if ! command -v opentracker >/dev/null 2>&1; then \
+		echo "SKIP: opentracker column: opentracker is not installed (apt-get install opentracker, as root)"; against=; \
+	fi; \
+	./bin/swarmload $(subst bench-,,$@) --binary bin/swarmlight $$against $(BENCHFLAGS)
 
 clean:
 	rm -rf bin dist
