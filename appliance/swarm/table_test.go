@@ -104,59 +104,44 @@ func TestGrowthAllocatesNothing(t *testing.T) {
 	}
 }
 
-var swarmSizes = []int{1, 100, 10_000, 1_000_000}
-
-// BenchmarkAnnounce is a known peer re-announcing (nearly every announce a tracker
-// serves) and getting 50 peers, in swarms from one peer to a million: the cost
-// must not grow with the swarm.
+// BenchmarkAnnounce runs in swarms from one peer to a million, where the cost must
+// not grow with the swarm: "known" is a known peer re-announcing and getting 50
+// peers (nearly every announce a tracker serves), "join-leave" a new peer joining
+// (getting 50 peers) and leaving again, so that the swarm keeps its size.
 func BenchmarkAnnounce(b *testing.B) {
-	for _, size := range swarmSizes {
-		b.Run(fmt.Sprintf("swarm=%d", size), func(b *testing.B) {
-			s := swarm.New(swarm.Opts{}, clock.Real{})
-			defer s.Close()
-			h := swarmtest.Hash(1)
-			fill(b, s, h, size)
-			r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(i % size), NumWant: 50, Families: swarm.AnyFamily}
-				r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
-				if err := s.Announce(&p, &r); err != nil {
-					b.Fatal(err)
-				}
-				i += 7919 // a prime: visits every peer, in no cache-friendly order
+	for _, joinLeave := range []bool{false, true} {
+		for _, size := range []int{1, 100, 10_000, 1_000_000} {
+			name := fmt.Sprintf("known/swarm=%d", size)
+			if joinLeave {
+				name = fmt.Sprintf("join-leave/swarm=%d", size)
 			}
-		})
-	}
-}
-
-// BenchmarkJoinLeave is a new peer joining a swarm (getting 50 peers) and leaving
-// it again, so the swarm keeps its size: insertion and removal must not grow with
-// the swarm either.
-func BenchmarkJoinLeave(b *testing.B) {
-	for _, size := range swarmSizes {
-		b.Run(fmt.Sprintf("swarm=%d", size), func(b *testing.B) {
-			s := swarm.New(swarm.Opts{}, clock.Real{})
-			defer s.Close()
-			h := swarmtest.Hash(1)
-			fill(b, s, h, size)
-			r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(size + i%1000), NumWant: 50, Families: swarm.AnyFamily}
-				r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
-				if err := s.Announce(&p, &r); err != nil {
-					b.Fatal(err)
+			b.Run(name, func(b *testing.B) {
+				s := swarm.New(swarm.Opts{}, clock.Real{})
+				defer s.Close()
+				h := swarmtest.Hash(1)
+				fill(b, s, h, size)
+				r := swarm.Result{Peers4: make([]byte, 0, 50*6), Peers6: make([]byte, 0, 50*18)}
+				announce := func(p *swarm.Params) {
+					r.Peers4, r.Peers6 = r.Peers4[:0], r.Peers6[:0]
+					if err := s.Announce(p, &r); err != nil {
+						b.Fatal(err)
+					}
 				}
-				p.Stopped = true
-				if err := s.Announce(&p, &r); err != nil {
-					b.Fatal(err)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					// Known peers in a prime stride: every one, in no cache-friendly order.
+					p := swarm.Params{InfoHash: h, Addr: swarmtest.Addr4(int(uint(i) * 7919 % uint(size))), NumWant: 50, Families: swarm.AnyFamily}
+					if joinLeave {
+						p.Addr = swarmtest.Addr4(size + i%1000)
+						announce(&p)
+						p.Stopped = true
+					}
+					announce(&p)
+					i++
 				}
-				i++
-			}
-		})
+			})
+		}
 	}
 }
 
