@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"unsafe"
 )
 
 // A swarm's peers live in one block of its shard's arena. A peer record is the
@@ -340,13 +339,4 @@ func (b *block) reindex() {
 		k := b.keyAt(true, j)
 		b.idxInsert(k.hash(b.seed), slotValue(true, j))
 	}
-}
-
-// words views the index part of a block as 32-bit slots. Blocks start on 8-byte
-// boundaries of a page-aligned mapping, so the view is aligned.
-func idxView(b []byte) []uint32 {
-	if len(b) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 }

@@ -79,11 +79,14 @@ func (r *region) resize(n int, m *meter, strict bool) error {
 // as zeros.
 func (r *region) zero() { zeroPages(r.b) }
 
-// words is the region as 32-bit words. Mappings are page-aligned, so the view is
-// aligned on every architecture.
-func (r *region) words() []uint32 {
-	if len(r.b) == 0 {
+// words is the region as 32-bit words.
+func (r *region) words() []uint32 { return words(r.b) }
+
+// words views b as 32-bit words. Every b here starts on an 8-byte boundary of a
+// page-aligned mapping, so the view is aligned on every architecture.
+func words(b []byte) []uint32 {
+	if len(b) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(r.b))), len(r.b)/4)
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 }

@@ -66,11 +66,14 @@ const torrentSize = int(unsafe.Sizeof(torrent{}))
 // maxRecords bounds a shard's record ids to the 24 bits an index slot holds.
 const maxRecords = 1<<24 - 2
 
-func (sh *shard) records() []torrent {
-	if len(sh.recs.b) == 0 {
+func (sh *shard) records() []torrent { return records(sh.recs.b) }
+
+// records views b, a page-aligned mapping, as torrent records.
+func records(b []byte) []torrent {
+	if len(b) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*torrent)(unsafe.Pointer(unsafe.SliceData(sh.recs.b))), len(sh.recs.b)/torrentSize)
+	return unsafe.Slice((*torrent)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/torrentSize)
 }
 
 // lookup finds the record of info-hash ih, whose store hash is h.
@@ -198,7 +201,7 @@ func (sh *shard) block(tor *torrent, seed uint64) block {
 	recBytes := classWords(tor.class) * wordBytes
 	b.p = sh.arena.b[start : start+recBytes : start+recBytes]
 	if n := idxSlots(tor.class); n > 0 {
-		b.idx = idxView(sh.arena.b[start+recBytes : start+recBytes+n*4])
+		b.idx = words(sh.arena.b[start+recBytes : start+recBytes+n*4])
 	}
 	return b
 }
@@ -344,7 +347,7 @@ func (sh *shard) repack(m *meter) {
 		return
 	}
 	old := sh.records()
-	next := unsafe.Slice((*torrent)(unsafe.Pointer(unsafe.SliceData(recs.b))), len(recs.b)/torrentSize)
+	next := records(recs.b)
 	n := uint32(0)
 	for id := range sh.nrec {
 		if old[id].state != stateFree {
