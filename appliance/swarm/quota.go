@@ -78,11 +78,11 @@ type quotas struct {
 	// counts for the part of it still inside a sliding window.
 	made  [2]sketch
 	cur   atomic.Uint32
-	start atomic.Int64 // the current window's start, as Unix nanoseconds
+	start atomic.Int64 // the current window's start, in nanoseconds of the store's monotonic clock
 	mu    sync.Mutex   // one rotation at a time
 }
 
-func newQuotas(o Opts, m *meter, now time.Time) (*quotas, error) {
+func newQuotas(o Opts, m *meter) (*quotas, error) {
 	if o.SourceMaxPeers <= 0 && o.SourceMaxNewTorrents <= 0 {
 		return nil, nil
 	}
@@ -105,7 +105,6 @@ func newQuotas(o Opts, m *meter, now time.Time) (*quotas, error) {
 			}
 		}
 	}
-	q.start.Store(now.UnixNano())
 	return q, nil
 }
 
@@ -145,8 +144,10 @@ func (q *quotas) givePeer(src uint64) {
 }
 
 // takeTorrent counts a torrent the source creates; false, counting nothing, when it
-// has created its share in the sliding window.
-func (q *quotas) takeTorrent(src uint64, now time.Time) bool {
+// has created its share in the sliding window. now is the time since the store
+// began, on the monotonic clock: a step of the wall clock must not stretch or
+// shrink a window.
+func (q *quotas) takeTorrent(src uint64, now time.Duration) bool {
 	if q == nil || q.maxNew == 0 {
 		return true
 	}
@@ -156,7 +157,7 @@ func (q *quotas) takeTorrent(src uint64, now time.Time) bool {
 	cur.add(h)
 	// The previous window counts for the share of it the sliding window still
 	// covers.
-	left := 1 - float64(now.UnixNano()-q.start.Load())/float64(q.window)
+	left := 1 - float64(int64(now)-q.start.Load())/float64(q.window)
 	left = min(max(left, 0), 1)
 	least := ^uint32(0)
 	for row := range sketchRows {
@@ -178,8 +179,8 @@ func (q *quotas) giveTorrent(src uint64) {
 }
 
 // rotate starts a new window when the current one is over.
-func (q *quotas) rotate(now time.Time) {
-	t := now.UnixNano()
+func (q *quotas) rotate(now time.Duration) {
+	t := int64(now)
 	if t-q.start.Load() < int64(q.window) {
 		return
 	}
