@@ -1,84 +1,81 @@
 #!/bin/sh
 # Run as root ON THE PI by scripts/install, from the staging directory it copied
-# there:  sudo sh DIR/pi-install.sh DIR BINARY
-# DIR holds BINARY (the swarmlight binary for this Pi), swarmlight.yaml,
-# swarmlight.service, 60-swarmlight.rules and modules-load.conf; it is removed
-# at the end. POSIX sh: the Pi's /bin/sh is dash.
+# there:  sudo sh DIR/pi-install.sh DIR PACKAGE
+# DIR holds PACKAGE (swarmlight_<version>_<arch>.deb, built by make deb); it is
+# removed at the end. The package installs everything, with dpkg, exactly as
+# apt install ./PACKAGE would: this script only checks it first and keeps it for
+# a rollback. POSIX sh: the Pi's /bin/sh is dash.
 set -eu
 
 dir=$1
-bin=$2
+deb=$dir/$2
+cache=/var/cache/swarmlight
 say() { printf 'pi: %s\n' "$*"; }
+finish() {
+	rm -rf "$dir"
+	exit "$1"
+}
 
-# The service runs in these groups (SupplementaryGroups=) and does not start
-# without them. Raspberry Pi OS has both.
-for group in gpio i2c; do
-	if ! getent group "$group" >/dev/null; then
-		addgroup --quiet --system "$group"
-		say "created group $group"
-	fi
-done
-
-# Keep the binary being replaced, for a one-command rollback.
-if [ -e /usr/bin/swarmlight ]; then
-	cp -p /usr/bin/swarmlight /usr/bin/swarmlight.previous
-	say "kept $(/usr/bin/swarmlight version 2>/dev/null || echo 'the old binary') as /usr/bin/swarmlight.previous"
-fi
-# Install beside it, then rename over it: atomic, and a running tracker keeps
-# its old file until the restart below.
-install -m 0755 -o root -g root "$dir/$bin" /usr/bin/swarmlight.new
-mv -f /usr/bin/swarmlight.new /usr/bin/swarmlight
-say "installed $(/usr/bin/swarmlight version) as /usr/bin/swarmlight"
-
-# The configuration is the user's: install ours only where there is none.
-if [ -e /etc/swarmlight/swarmlight.yaml ]; then
-	say "kept the existing /etc/swarmlight/swarmlight.yaml"
-else
-	install -D -m 0644 -o root -g root "$dir/swarmlight.yaml" /etc/swarmlight/swarmlight.yaml
-	say "installed /etc/swarmlight/swarmlight.yaml"
+command -v dpkg >/dev/null || { say "no dpkg here: swarmlight installs on Raspberry Pi OS or another Debian"; finish 1; }
+version=$(dpkg-deb -f "$deb" Version)
+arch=$(dpkg-deb -f "$deb" Architecture)
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+	say "$2 is for $arch, but this system is $(dpkg --print-architecture)"
+	finish 1
 fi
 
-# The new binary must accept the configuration before anything is restarted (a
+# The new binary must accept the configuration before anything is installed (a
 # newer version may reject a key an older one took). Loopback port 0: the
 # running tracker holds the real port.
-if ! /usr/bin/swarmlight check-config --config /etc/swarmlight/swarmlight.yaml \
+mkdir "$dir/new"
+dpkg-deb -x "$deb" "$dir/new"
+config=/etc/swarmlight/swarmlight.yaml
+[ -e "$config" ] || config=$dir/new/etc/swarmlight/swarmlight.yaml
+if ! "$dir/new/usr/bin/swarmlight" check-config --config "$config" \
 	--http.listen 127.0.0.1:0 --udp.listen 127.0.0.1:0 >/dev/null; then
-	if [ -e /usr/bin/swarmlight.previous ]; then
-		mv -f /usr/bin/swarmlight.previous /usr/bin/swarmlight
-		say "the new binary rejects /etc/swarmlight/swarmlight.yaml (above): put the previous binary back, nothing restarted"
-	else
-		say "the new binary rejects /etc/swarmlight/swarmlight.yaml (above)"
-	fi
-	rm -rf "$dir"
-	exit 1
+	say "swarmlight $version rejects $config (above): nothing installed, nothing restarted"
+	finish 1
 fi
 
-# The same locations as scripts/flash-image: the unit where a package would put
-# it (a later .deb then replaces it instead of being shadowed by /etc), the rest
-# in /etc as the admin's own.
-install -m 0644 -o root -g root "$dir/swarmlight.service" /lib/systemd/system/swarmlight.service
-install -D -m 0644 -o root -g root "$dir/60-swarmlight.rules" /etc/udev/rules.d/60-swarmlight.rules
-install -D -m 0644 -o root -g root "$dir/modules-load.conf" /etc/modules-load.d/i2c-dev.conf
-say "installed the unit, the udev rule and i2c-dev in modules-load.d"
-rm -rf "$dir"
+# The package of the version installed now becomes the previous one, if this
+# script installed it (apt and dpkg keep no copy of a local .deb).
+previous=$(dpkg-query -W -f '${Status} ${Version}' swarmlight 2>/dev/null | sed -n 's/^install ok installed //p') || true
+if [ -n "$previous" ] && [ "$previous" != "$version" ]; then
+	if [ -f "$cache/swarmlight.deb" ] && [ "$(dpkg-deb -f "$cache/swarmlight.deb" Version)" = "$previous" ]; then
+		mv -f "$cache/swarmlight.deb" "$cache/swarmlight.previous.deb"
+		say "kept the package of $previous as $cache/swarmlight.previous.deb"
+	else
+		rm -f "$cache/swarmlight.deb" "$cache/swarmlight.previous.deb"
+		say "no package of the installed $previous is kept here: no rollback to it"
+	fi
+fi
 
-# modules-load.d acts at boot; load i2c-dev and apply the udev rule now, so the
-# panel works without a reboot.
-modprobe i2c-dev 2>/dev/null || true
-udevadm control --reload-rules || true
-udevadm trigger --subsystem-match=leds --subsystem-match=gpio --subsystem-match=i2c-dev || true
-udevadm settle --timeout=10 || true
+# confold: the configuration is the admin's. A file there from before (an older
+# installer's) is kept, never replaced.
+if ! dpkg --force-confdef --force-confold -i "$deb"; then
+	say "dpkg could not install $2 (above)"
+	finish 1
+fi
+mkdir -p "$cache"
+cp "$deb" "$cache/swarmlight.deb.new"
+mv -f "$cache/swarmlight.deb.new" "$cache/swarmlight.deb"
+say "installed swarmlight $version; its package is kept as $cache/swarmlight.deb"
+
 if ! ls /dev/i2c-* >/dev/null 2>&1; then
 	say "note: no I2C bus, so no display: turn it on with 'sudo raspi-config nonint do_i2c 0' and reboot"
 fi
-
-# Type=notify: start and restart return once the tracker serves, or fail.
-systemctl daemon-reload
-if systemctl is-active --quiet swarmlight.service; then
-	systemctl enable --quiet swarmlight.service
-	systemctl restart swarmlight.service
-	say "restarted swarmlight.service"
-else
-	systemctl enable --quiet --now swarmlight.service
-	say "enabled and started swarmlight.service"
+if [ -r /sys/fs/cgroup/cgroup.controllers ] && ! grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+	say "note: MemoryMax= does not hold until the memory cgroup is on: add cgroup_enable=memory to /boot/firmware/cmdline.txt and reboot"
 fi
+
+# postinst started the service (first install) or restarted it (upgrade);
+# Type=notify, so it is active only once the tracker serves. A unit the admin
+# disabled stays stopped, as it should.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet swarmlight.service; then
+	if ! systemctl is-active --quiet swarmlight.service; then
+		say "swarmlight.service is not running: see journalctl -u swarmlight -n 50"
+		finish 1
+	fi
+	say "swarmlight.service is running"
+fi
+finish 0
