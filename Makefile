@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 CONFIG   ?= configs/swarmlight.yaml
 
-.PHONY: run test build cross deb bench bench-memory bench-rate clean
+.PHONY: run test build cross deb bench bench-memory bench-rate soak clean
 
 ## run: start the tracker here (simulated hardware), printing the announce URLs;
 ## the simulated display is kept up to date in bin/panel.png
@@ -63,6 +63,14 @@ bench-memory bench-rate: build
 		echo "SKIP: opentracker column: opentracker is not installed (apt-get install opentracker, as root)"; against=; \
 	fi; \
 	./bin/swarmload $(subst bench-,,$@) --binary bin/swarmlight $$against $(BENCHFLAGS)
+
+## soak: the fault and soak suite, on loopback, not part of make test: kill -9 and a
+## restart, a SIGHUP storm and a full disk under load, a wall-clock jump, then each
+## parser fuzzed for SOAK_FUZZTIME (default 10m, so about 40 minutes in all; e.g.
+## make soak SOAK_FUZZTIME=30s); ends with a table of its figures
+SOAK_FUZZTIME ?= 10m
+soak: build
+	SOAK_FUZZTIME=$(SOAK_FUZZTIME) ./scripts/soak.sh
 
 clean:
 	rm -rf bin dist
