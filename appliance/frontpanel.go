@@ -109,10 +109,11 @@ func panelSource(trk *tracker.Tracker, problems *problemList) func() panel.Snaps
 }
 
 // problemList is what the appliance says needs attention: devices that failed to
-// open, and a configuration reload that failed.
+// open, memory that could not be locked, and a configuration reload that failed.
 type problemList struct {
 	mu     sync.Mutex
 	hw     []string
+	memory string // set once, before the panel starts
 	reload string
 }
 
@@ -125,8 +126,14 @@ func (p *problemList) setReload(s string) {
 func (p *problemList) list() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.reload == "" {
+	if p.reload == "" && p.memory == "" {
 		return p.hw
 	}
-	return append([]string{p.reload}, p.hw...)
+	var l []string
+	for _, s := range []string{p.reload, p.memory} {
+		if s != "" {
+			l = append(l, s)
+		}
+	}
+	return append(l, p.hw...)
 }

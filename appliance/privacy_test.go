@@ -1,16 +1,17 @@
 package appliance_test
 
 import (
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 )
 
 // TestLogsHoldNoPeerData runs the tracker at debug level, sends announces, scrapes
@@ -40,6 +41,9 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		secrets = append(secrets, src, claimed, claimed6, peerID, key, port)
 		secrets = append(secrets, encodings(hash)...)
 		secrets = append(secrets, encodings(peerID)...)
+		secrets = append(secrets, records(src, port)...)
+		secrets = append(secrets, records(claimed, port)...)
+		secrets = append(secrets, records(claimed6, port)...)
 
 		q := query(hash, peerID, port, "left="+fmt.Sprint(i), "event=started", "key="+key, "ip="+claimed, "ipv6="+url.QueryEscape(claimed6), "numwant=20")
 		secrets = append(secrets, q)
@@ -49,7 +53,7 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		get(t, src, base+"?"+strings.Replace(q, "event=started", "event=completed", 1))
 		get(t, src, scrapeBase+"?info_hash="+url.QueryEscape(hash))
 		get(t, src, scrapeBase)
-		// Malformed requests, which are refused and logged at debug level.
+		// Malformed requests, which are refused and logged, counted by reason.
 		get(t, src, base+"?"+strings.Replace(q, "port="+port, "port=0", 1))
 		get(t, src, base+"?"+strings.Replace(q, "left=", "left=-", 1))
 		get(t, src, base+"?info_hash="+url.QueryEscape(hash[:19])+"&peer_id="+url.QueryEscape(peerID)+"&port="+port)
@@ -61,6 +65,8 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		uport := 17731 + i
 		uclaimed := [4]byte{10, 78, byte(5 + i), byte(51 + i)}
 		secrets = append(secrets, usrc, fmt.Sprint(uport), netip.AddrFrom4(uclaimed).String())
+		secrets = append(secrets, records(usrc, fmt.Sprint(uport))...)
+		secrets = append(secrets, records(netip.AddrFrom4(uclaimed).String(), fmt.Sprint(uport))...)
 		udpExchange(t, usrc, udpAddr, hash, peerID, uint16(uport), uclaimed, "/announce?ipv6="+claimed6+"&key="+key)
 	}
 	if err := r.stop(); err != nil {
@@ -68,9 +74,9 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 	}
 
 	logs := r.logs.String()
-	for _, refusal := range []string{"http: refused", "udp: refused"} {
+	for _, refusal := range []string{"msg=refused", `"http: `, `"udp: `} {
 		if !strings.Contains(logs, refusal) {
-			t.Fatalf("the test proves nothing unless refusals are logged (%q at debug level):\n%s", refusal, logs)
+			t.Fatalf("the test proves nothing unless refusals are logged (%q in the refusals line):\n%s", refusal, logs)
 		}
 	}
 	for _, s := range secrets {
@@ -130,17 +136,14 @@ func udpExchange(t *testing.T, src, tracker, hash, peerID string, port uint16, i
 	ask(append(scrape, hash...))
 }
 
-// encodings are the ways a 20-byte value could end up in a log line.
-func encodings(v string) []string {
-	return []string{
-		v,
-		hex.EncodeToString([]byte(v)),
-		url.QueryEscape(v),
-		url.PathEscape(v),
-		fmt.Sprintf("%q", v),
-		fmt.Sprintf("%x", []byte(v)),
-		fmt.Sprintf("%v", []byte(v)),
-		base64.StdEncoding.EncodeToString([]byte(v)),
-		base64.RawURLEncoding.EncodeToString([]byte(v)),
-	}
+// encodings are the ways a 20-byte value could end up in a log line, the machine
+// words a traceback would print included.
+func encodings(v string) []string { return privacytest.Encodings([]byte(v)) }
+
+// records are the ways a peer's address and port could: as text, and as the
+// record the store keeps and the words that hold it (127.0.0.77:2690 is
+// 0x820a4d00007f).
+func records(addr, port string) []string {
+	p, _ := strconv.ParseUint(port, 10, 16)
+	return privacytest.AddrPort(netip.AddrPortFrom(netip.MustParseAddr(addr), uint16(p)))
 }

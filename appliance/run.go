@@ -19,6 +19,7 @@ import (
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/httptracker"
+	"github.com/swarmlight/swarmlight/appliance/memlock"
 	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/appliance/sdnotify"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
@@ -33,6 +34,11 @@ const shutdownGrace = 3 * time.Second
 // statsEvery is how often the aggregate counts are logged.
 const statsEvery = 10 * time.Minute
 
+// refusalsEvery is how often refusals are logged, counted by reason, while there
+// are any: soon enough to watch a problem as it happens, and a flood costs the
+// journal one line per interval.
+const refusalsEvery = 10 * time.Second
+
 // Options are what Run needs besides the configuration.
 type Options struct {
 	// Stdout gets the announce URLs, one per line, once the tracker listens.
@@ -43,6 +49,10 @@ type Options struct {
 	Reload func() (config.Config, error)
 	// Level is the logger's level, which a reload changes.
 	Level *slog.LevelVar
+	// LockMemory locks the process's memory into RAM (memlock.Lock), when
+	// process.lock_memory is on. Tests that run the tracker inside a shared test
+	// process leave it nil.
+	LockMemory func() error
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight requests and
@@ -65,6 +75,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		return err
 	}
 
+	memProblem := lockMemory(cfg, o.LockMemory, memlock.Room, log)
 	store := swarm.New(StoreOpts(cfg), clock.Real{})
 	defer store.Close()
 	trk := tracker.New(cfg.Tracker, store)
@@ -78,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go store.Run(ctx)
+	go store.Run(ctx, log)
 
 	served := make(chan error, len(listeners)+len(udpListeners))
 	for _, l := range listeners {
@@ -106,7 +117,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	// The panel reads aggregate counts on its own goroutines; whatever its hardware
 	// does, it cannot hold up an announce.
 	devs, hwProblems, closePanel := openPanel(cfg.Panel, log)
-	problems := &problemList{hw: hwProblems}
+	problems := &problemList{hw: hwProblems, memory: memProblem}
 	pnl := panel.New(panel.Opts{Name: cfg.Panel.Name, URLs: urls, PageInterval: cfg.Panel.PageInterval},
 		devs, clock.Real{}, panelSource(trk, problems), log)
 	panelCtx, stopPanel := context.WithCancel(context.Background())
@@ -131,6 +142,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	var serveErr error
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
+	refusalsTick := time.NewTicker(refusalsEvery)
+	defer refusalsTick.Stop()
 loop:
 	for {
 		select {
@@ -142,7 +155,9 @@ loop:
 				break loop
 			}
 		case <-tick.C:
-			logStats(log, trk.Stats(), usrv.Stats())
+			logStats(log, trk.Stats(), usrv.Stats(), srv.Stats(), pnl.Panics())
+		case <-refusalsTick.C:
+			trk.Refusals().Log(log)
 		case <-watchdog:
 			notify(log, sdnotify.Watchdog)
 		case <-o.Hangup:
@@ -163,7 +178,8 @@ loop:
 	stopPanel()
 	<-panelDone
 	closePanel()
-	logStats(log, trk.Stats(), usrv.Stats())
+	trk.Refusals().Log(log)
+	logStats(log, trk.Stats(), usrv.Stats(), srv.Stats(), pnl.Panics())
 	log.Info("stopped")
 	return serveErr
 }
@@ -214,6 +230,7 @@ func reload(log *slog.Logger, running config.Config, o Options, problems *proble
 		{"swarm", running.Swarm, next.Swarm},
 		{"panel", running.Panel, next.Panel},
 		{"log.format", running.Log.Format, next.Log.Format},
+		{"process", running.Process, next.Process},
 	} {
 		if !reflect.DeepEqual(sec.was, sec.next) {
 			restart = append(restart, sec.name)
@@ -276,14 +293,18 @@ func addrsOf[L interface{ Addr() net.Addr }](ls []L) []net.Addr {
 }
 
 // logStats logs aggregate counts only: nothing that identifies a peer or a torrent.
-func logStats(log *slog.Logger, st tracker.Stats, us udptracker.Stats) {
+// "panics" is how many panics the UDP workers, the store's cleaner and the panel
+// (panelPanics) recovered from.
+func logStats(log *slog.Logger, st tracker.Stats, us udptracker.Stats, hs httptracker.Stats, panelPanics uint64) {
 	log.Info("stats",
 		"torrents", st.Swarm.Torrents, "peers", st.Swarm.Peers, "seeders", st.Swarm.Seeders,
 		"announces", st.Announces, "scrapes", st.Scrapes, "refused", st.Refused,
 		"retained", st.Swarm.Retained, "memory", st.Swarm.Memory,
 		"cap_hits", st.Swarm.CapTorrents+st.Swarm.CapPeers+st.Swarm.CapSwarm+st.Swarm.CapMemory,
 		"quota_hits", st.Swarm.QuotaTorrents+st.Swarm.QuotaPeers,
-		"udp_packets", us.Packets, "udp_dropped", us.Dropped, "udp_bad_conn_id", us.BadConnID)
+		"udp_packets", us.Packets, "udp_dropped", us.Dropped, "udp_bad_conn_id", us.BadConnID, "udp_limited", us.Limited,
+		"http_cap_refused", hs.CapRefused, "http_source_refused", hs.SourceRefused,
+		"panics", us.Panics+st.Swarm.Panics+panelPanics)
 }
 
 // announceURLs lists the URLs a LAN client can use: for a wildcard address, one per

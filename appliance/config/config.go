@@ -17,16 +17,18 @@ type Config struct {
 	Swarm   Swarm
 	Panel   Panel
 	Log     Log
+	Process Process
 }
 
 // HTTP configures the HTTP tracker front.
 type HTTP struct {
-	Listen            []string      // http.listen
-	ReadHeaderTimeout time.Duration // http.read_header_timeout
-	WriteTimeout      time.Duration // http.write_timeout
-	IdleTimeout       time.Duration // http.idle_timeout
-	MaxHeaderBytes    int           // http.max_header_bytes
-	MaxConnections    int           // http.max_connections
+	Listen                  []string      // http.listen
+	ReadHeaderTimeout       time.Duration // http.read_header_timeout
+	WriteTimeout            time.Duration // http.write_timeout
+	IdleTimeout             time.Duration // http.idle_timeout
+	MaxHeaderBytes          int           // http.max_header_bytes
+	MaxConnections          int           // http.max_connections
+	MaxConnectionsPerSource int           // http.max_connections_per_source (0: no limit)
 }
 
 // UDP configures the UDP tracker front (BEP 15).
@@ -86,4 +88,9 @@ type Panel struct {
 type Log struct {
 	Level  slog.Level // log.level
 	Format string     // log.format: "text" or "json"
+}
+
+// Process configures what the tracker asks of the system for itself.
+type Process struct {
+	LockMemory bool // process.lock_memory
 }

@@ -39,6 +39,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 	custom := Default()
 	custom.HTTP.Listen = []string{"127.0.0.1:0", "[::1]:8080"}
 	custom.HTTP.IdleTimeout = 1500 * time.Millisecond
+	custom.HTTP.MaxConnectionsPerSource = 0
 	custom.Tracker.Interval = 90 * time.Minute
 	custom.Tracker.PeerTimeout = 100 * time.Hour
 	custom.Tracker.FullScrape = true
@@ -49,6 +50,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 	custom.Swarm.SourceWindow = 90 * time.Second
 	custom.Log.Format = "json"
 	custom.Log.Level = slog.LevelDebug
+	custom.Process.LockMemory = false
 	oddBytes := Default()
 	oddBytes.Swarm.MaxMemory, oddBytes.Swarm.MaxMemoryAuto, oddBytes.Swarm.MachineRAM = 500000000, false, 0
 

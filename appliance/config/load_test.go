@@ -63,12 +63,13 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		HTTP: HTTP{
-			Listen:            []string{":6969"},
-			ReadHeaderTimeout: 5 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			MaxHeaderBytes:    16384,
-			MaxConnections:    1024,
+			Listen:                  []string{":6969"},
+			ReadHeaderTimeout:       5 * time.Second,
+			WriteTimeout:            10 * time.Second,
+			IdleTimeout:             15 * time.Second,
+			MaxHeaderBytes:          16384,
+			MaxConnections:          1024,
+			MaxConnectionsPerSource: 32,
 		},
 		UDP: UDP{Listen: []string{":6969"}},
 		Tracker: Tracker{
@@ -91,7 +92,8 @@ func TestDefaults(t *testing.T) {
 			LEDPower: "sysfs:ACT", LEDActivity: "gpio:GPIO17", LEDSwarm: "gpio:GPIO27", LEDError: "gpio:GPIO22",
 			Button: "GPIO23", Display: true, DisplayAddress: 0x3C, DisplayHeight: 64,
 		},
-		Log: Log{Level: slog.LevelInfo, Format: "text"},
+		Log:     Log{Level: slog.LevelInfo, Format: "text"},
+		Process: Process{LockMemory: true},
 	}
 	// "auto" depends on this machine; memory_test.go checks the arithmetic.
 	resolveMemory(&want.Swarm, machine)
@@ -370,6 +372,11 @@ func TestErrors(t *testing.T) {
 				"config: tracker.interval: 5s is out of range; want 10s to 24h",
 				"config: tracker.numwant_max: 5000 is out of range; want 1 to 1000",
 			},
+		},
+		{
+			name: "negative per-source connection cap",
+			in:   input{flags: []string{"--http.max_connections_per_source", "-1"}},
+			want: []string{"config: http.max_connections_per_source: -1 is out of range; want at least 0 (set by --http.max_connections_per_source)"},
 		},
 		{
 			name: "min_interval longer than interval",

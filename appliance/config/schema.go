@@ -21,15 +21,18 @@ var schema = []key{
 	durationKey("http.write_timeout", 10*time.Second, time.Second, time.Hour,
 		"How long writing one response may take (1s to 1h)",
 		func(c *Config) *time.Duration { return &c.HTTP.WriteTimeout }),
-	durationKey("http.idle_timeout", 60*time.Second, time.Second, time.Hour,
+	durationKey("http.idle_timeout", 15*time.Second, time.Second, time.Hour,
 		"How long an idle keep-alive connection stays open (1s to 1h)",
 		func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout }),
 	intKey("http.max_header_bytes", 16384, 4096, 1048576,
 		"Largest request header accepted, in bytes (4096 to 1048576)",
 		func(c *Config) *int { return &c.HTTP.MaxHeaderBytes }),
 	intKey("http.max_connections", 1024, 1, noMax,
-		"Most HTTP connections open at once (at least 1)",
+		"Most HTTP connections open at once (at least 1); a connection over it is answered 503 and closed, never queued",
 		func(c *Config) *int { return &c.HTTP.MaxConnections }),
+	intKey("http.max_connections_per_source", 32, 0, noMax,
+		"Most HTTP connections one source (an IPv4 address, an IPv6 /64) may hold open at once; 0 turns the limit off (0 or more)",
+		func(c *Config) *int { return &c.HTTP.MaxConnectionsPerSource }),
 
 	listKey("udp.listen", []string{":6969"},
 		`UDP addresses to serve the UDP tracker (BEP 15) on; ":6969" is every IPv4 and IPv6 address; [] turns UDP off`,
@@ -135,6 +138,10 @@ var schema = []key{
 	enumKey("log.format", "text", []string{"text", "json"},
 		"Format of log lines on stderr: text or json",
 		func(c *Config) *string { return &c.Log.Format }),
+
+	boolKey("process.lock_memory", true,
+		"Lock the tracker's memory into RAM, so no peer data is ever swapped to disk (needs LimitMEMLOCK=infinity, as the systemd unit sets, or root); false on a developer's machine",
+		func(c *Config) *bool { return &c.Process.LockMemory }),
 }
 
 // noMax marks an integer key whose only upper bound is what an int holds.

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/query"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
@@ -29,7 +27,7 @@ type Server struct {
 	trk       *tracker.Tracker
 	log       *slog.Logger
 	scrapeMax int
-	maxConns  int
+	lim       *limits
 	srv       *http.Server
 	pool      sync.Pool // *exchange
 }
@@ -47,7 +45,8 @@ type exchange struct {
 
 // New returns a Server answering from trk.
 func New(cfg config.HTTP, tcfg config.Tracker, trk *tracker.Tracker, logger *slog.Logger) *Server {
-	s := &Server{trk: trk, log: logger, scrapeMax: tcfg.ScrapeMax, maxConns: cfg.MaxConnections}
+	s := &Server{trk: trk, log: logger, scrapeMax: tcfg.ScrapeMax,
+		lim: newLimits(cfg.MaxConnections, cfg.MaxConnectionsPerSource, logger)}
 	s.pool.New = func() any { return new(exchange) }
 	s.srv = &http.Server{
 		Handler:           s,
@@ -61,16 +60,26 @@ func New(cfg config.HTTP, tcfg config.Tracker, trk *tracker.Tracker, logger *slo
 	return s
 }
 
-// Serve accepts connections on l, at most MaxConnections at a time across the
-// listener, until Shutdown. It returns nil after a clean shutdown.
+// Serve accepts connections on l until Shutdown, and returns nil after a clean
+// shutdown. The connection caps hold across all the listeners served; a connection
+// over them is refused at once (listener.go).
 func (s *Server) Serve(l net.Listener) error {
-	if s.maxConns > 0 {
-		l = netutil.LimitListener(l, s.maxConns)
-	}
-	if err := s.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := s.srv.Serve(&limitListener{Listener: l, lim: s.lim}); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// Stats are the HTTP front's connection counts.
+type Stats struct {
+	Open          int64  // connections open now
+	CapRefused    uint64 // connections refused at http.max_connections
+	SourceRefused uint64 // connections refused at http.max_connections_per_source
+}
+
+// Stats returns the counts.
+func (s *Server) Stats() Stats {
+	return Stats{Open: s.lim.open.Load(), CapRefused: s.lim.capRefused.Load(), SourceRefused: s.lim.sourceRefused.Load()}
 }
 
 // Shutdown stops accepting and waits, until ctx is done, for requests in flight.
@@ -162,8 +171,10 @@ func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
 	if !errors.As(err, &te) {
 		te = &tracker.Error{Reason: "internal error"}
 	}
-	// The reason is one of a fixed set of phrases that never echo the request.
-	s.log.Debug("http: refused", "reason", te.Reason)
+	// The reason is one of a fixed set of phrases that never echo the request. It
+	// is counted, for one log line per interval: a line per refusal would let a
+	// flood of bad requests fill the journal.
+	s.trk.Refusals().Add("http", te.Reason)
 	x.body.Reset()
 	if werr := writeFailure(&x.body, te); werr != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -187,13 +198,15 @@ func setHeaders(h http.Header) {
 
 var errNoSource = &tracker.Error{Reason: "cannot tell your address"}
 
-// source is the client's address as the connection shows it, unmapped.
+// source is the client's address as the connection shows it, in the one form both
+// fronts give the tracker: a link-local client's RemoteAddr carries the zone of
+// the interface it came in on (fe80::1%eth0), which the UDP front never sees.
 func source(r *http.Request) (netip.Addr, error) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, errNoSource
 	}
-	return ap.Addr().Unmap(), nil
+	return tracker.SourceAddr(ap.Addr()), nil
 }
 
 // errorLog receives net/http's own error lines, which name the client's address

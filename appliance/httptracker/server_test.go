@@ -90,12 +90,13 @@ func TestHeaderTooLarge(t *testing.T) {
 	}
 }
 
-// TestConnectionCap: with MaxConnections reached, the next connection waits in the
-// kernel's queue and is served as soon as a slot frees.
+// TestConnectionCap: with MaxConnections reached, the next connection is answered
+// 503 at once rather than queued, and a slot that frees serves again.
 func TestConnectionCap(t *testing.T) {
 	hc, tc := testConfigs()
 	hc.MaxConnections = 1
-	addr := serve(t, newServer(hc, tc))
+	s := newServer(hc, tc)
+	addr := serve(t, s)
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -118,18 +119,33 @@ func TestConnectionCap(t *testing.T) {
 	if _, err := io.WriteString(second, request); err != nil {
 		t.Fatal(err)
 	}
-	sr := bufio.NewReader(second)
-	_ = second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, err := sr.Peek(1); err == nil {
-		t.Fatal("second connection served while the first holds the only slot")
-	}
-	first.Close()
-	_ = second.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(sr, nil)
+	_ = second.SetReadDeadline(time.Now().Add(time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(second), nil)
 	if err != nil {
-		t.Fatalf("second connection not served after the first closed: %v", err)
+		t.Fatalf("second connection, over the cap: %v; want a 503 at once", err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection, over the cap: status %d, want 503", resp.StatusCode)
+	}
+	first.Close()
+	waitOpen(t, s, 0) // the slot frees when the server sees the close
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if _, err := io.WriteString(third, request); err != nil {
+		t.Fatal(err)
+	}
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err = http.ReadResponse(bufio.NewReader(third), nil); err != nil {
+		t.Fatalf("third connection, after the first closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("third connection, after the first closed: status %d, want 200", resp.StatusCode)
+	}
 }
 
 // BenchmarkServeAnnounce is one announce through the whole handler — parse, tracker,

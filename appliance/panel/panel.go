@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/internal/safe"
 	"github.com/swarmlight/swarmlight/hw"
 )
 
@@ -78,6 +79,10 @@ type Panel struct {
 	display    hw.Display
 	displayBad atomic.Bool
 	problems   []string // hardware that failed, as shown on the health page
+
+	// Panics recovered from, each kind logged apart: the step, the display's
+	// driver, the button's.
+	stepPanics, drawPanics, buttonPanics safe.Panics
 }
 
 type ledSlot struct {
@@ -132,11 +137,8 @@ func (p *Panel) Run(ctx context.Context, button hw.Button) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for button.WaitPress(ctx) {
-				select {
-				case presses <- struct{}{}:
-				default:
-				}
+			if safe.Do(func() { p.watchButton(ctx, button, presses) }) {
+				p.buttonPanics.Add(p.log, "panel: button panic; carrying on without it")
 			}
 		}()
 	}
@@ -148,9 +150,9 @@ func (p *Panel) Run(ctx context.Context, button hw.Button) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
-			frame = p.Step(p.clock.Now(), false)
+			frame = p.step(p.clock.Now(), false)
 		case <-presses:
-			frame = p.Step(p.clock.Now(), true)
+			frame = p.step(p.clock.Now(), true)
 		}
 		if frame != nil {
 			// The drawer may still be busy with the last frame: replace it rather
@@ -164,14 +166,47 @@ func (p *Panel) Run(ctx context.Context, button hw.Button) {
 	}
 }
 
-// drawLoop sends frames to the display, off the panel's goroutine.
+// watchButton passes presses on to Run, dropping those Run has not taken yet.
+func (p *Panel) watchButton(ctx context.Context, button hw.Button, presses chan<- struct{}) {
+	for button.WaitPress(ctx) {
+		select {
+		case presses <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// step is Step for Run. A panic in it, a bug or a driver's, must not end the
+// process and every swarm with it: it is counted and logged, and the panel
+// carries on at the next tick.
+func (p *Panel) step(now time.Time, nextPage bool) (frame image.Image) {
+	if safe.Do(func() { frame = p.Step(now, nextPage) }) {
+		p.stepPanics.Add(p.log, "panel: panic; carrying on")
+		return nil
+	}
+	return frame
+}
+
+// Panics is how many panics the panel recovered from.
+func (p *Panel) Panics() uint64 {
+	return p.stepPanics.Load() + p.drawPanics.Load() + p.buttonPanics.Load()
+}
+
+// drawLoop sends frames to the display, off the panel's goroutine. A display
+// whose driver panics is given up, as one that fails is.
 func (p *Panel) drawLoop(ctx context.Context, frames <-chan image.Image) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case f := <-frames:
-			if err := p.display.Draw(f); err != nil {
+			var err error
+			if safe.Do(func() { err = p.display.Draw(f) }) {
+				p.drawPanics.Add(p.log, "panel: display panic; carrying on without it")
+				p.displayBad.Store(true)
+				return
+			}
+			if err != nil {
 				p.log.Warn("panel: display failed; carrying on without it", "err", err)
 				p.displayBad.Store(true)
 				return

@@ -40,12 +40,14 @@ func unmap(b []byte) error {
 }
 
 // zeroPages drops the pages of b: they read as zeros again and leave the resident
-// set.
+// set. Pages locked into RAM (process.lock_memory) refuse MADV_DONTNEED; Linux
+// 5.18 and later drop them with MADV_DONTNEED_LOCKED. Clearing them by hand, the
+// last resort, would bring every untouched page of b into RAM.
 func zeroPages(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if unix.Madvise(b, unix.MADV_DONTNEED) != nil {
+	if unix.Madvise(b, unix.MADV_DONTNEED) != nil && unix.Madvise(b, unix.MADV_DONTNEED_LOCKED) != nil {
 		clear(b)
 	}
 }

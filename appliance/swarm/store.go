@@ -110,6 +110,8 @@ type Stats struct {
 	CapMemory     uint64 // announces refused by MaxMemory
 	QuotaTorrents uint64 // announces refused by SourceMaxNewTorrents
 	QuotaPeers    uint64 // announces refused by SourceMaxPeers
+
+	Panics uint64 // cleaner steps that panicked, were dropped and logged
 }
 
 // CapHits is every announce refused by a cap or a quota.

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"hash/maphash"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/internal/safe"
 )
 
 // Time is kept in ticks of PeerTimeout/timeoutTicks. A record's 14-bit tick is exact
@@ -49,6 +51,11 @@ type Table struct {
 
 	evict  atomic.Uint32 // where the next search for a retained torrent to evict starts
 	shards *[numShards]shard
+
+	panics safe.Panics // cleaner steps that panicked
+	// cleanFault, set only by tests before Run, is called with a shard's index
+	// and its lock held as the cleaner is about to sweep it.
+	cleanFault func(shard int)
 }
 
 var _ Store = (*Table)(nil)
@@ -72,7 +79,7 @@ func New(o Opts, c clock.Clock) *Table {
 	// Sketches are mapped, not touched: they cost nothing until sources show up.
 	// A system that cannot map 768 KiB at start has no quotas rather than no
 	// tracker.
-	t.quota, _ = newQuotas(o, t.mem, t.epoch)
+	t.quota, _ = newQuotas(o, t.mem)
 	runtime.AddCleanup(t, release, held{t.shards, t.quota, t.mem})
 	return t
 }
@@ -264,7 +271,7 @@ func (k *peerKey) source() uint64 {
 // that announces racing on other shards can never take the store past its cap.
 func (t *Table) create(sh *shard, h uint64, p *Params) (uint32, error) {
 	src := sourceOf(p.source())
-	if !t.quota.takeTorrent(src, t.clock.Now()) {
+	if !t.quota.takeTorrent(src, t.clock.Now().Sub(t.epoch)) {
 		t.quotaTorrents.Add(1)
 		return 0, ErrSourceTorrents
 	}
@@ -562,6 +569,7 @@ func (t *Table) Stats() Stats {
 		CapMemory:     t.capMemory.Load(),
 		QuotaTorrents: t.quotaTorrents.Load(),
 		QuotaPeers:    t.quotaPeers.Load(),
+		Panics:        t.panics.Load(),
 	}
 }
 
@@ -574,8 +582,10 @@ func (t *Table) Expire() {
 
 // Run expires peers in the background until ctx is done, one shard per step, so
 // that every shard is swept cleanPasses times per peer timeout and no step holds
-// more than one shard's lock.
-func (t *Table) Run(ctx context.Context) {
+// more than one shard's lock. A step that panics (a bug) must not end the process
+// and every swarm with it: the step is dropped, counted and logged with a fixed
+// message, and the cleaner goes on; that shard is swept again on the next pass.
+func (t *Table) Run(ctx context.Context, log *slog.Logger) {
 	step := max(t.opts.PeerTimeout/(cleanPasses*numShards), 10*time.Millisecond)
 	tk := time.NewTicker(step)
 	defer tk.Stop()
@@ -584,7 +594,9 @@ func (t *Table) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
-			t.cleanShard(i)
+			if safe.Do(func() { t.cleanShard(i) }) {
+				t.panics.Add(log, "swarm: cleaner panic; carrying on")
+			}
 		}
 	}
 }
@@ -593,8 +605,13 @@ func (t *Table) cleanShard(i int) {
 	sh := &t.shards[i]
 	now := t.now()
 	sh.mu.Lock()
+	// Deferred so that a panic, which Run survives, does not leave the shard
+	// locked and every announce to it waiting forever.
+	defer sh.mu.Unlock()
+	if t.cleanFault != nil {
+		t.cleanFault(i)
+	}
 	t.cleanLocked(sh, now)
-	sh.mu.Unlock()
 }
 
 // cleanLocked drops expired peers, and retained torrents past the retention, from

@@ -21,6 +21,7 @@ type Tracker struct {
 	store swarm.Store
 
 	announces, scrapes, refused atomic.Uint64
+	refusals                    Refusals
 }
 
 // Stats are the tracker's aggregate counters, with the store's.
@@ -36,9 +37,18 @@ func New(cfg config.Tracker, store swarm.Store) *Tracker {
 	return &Tracker{cfg: cfg, store: store}
 }
 
+// SourceAddr is a client's address as the tracker knows it, whichever front and
+// socket it came in on: IPv4 in IPv4 form, not mapped into IPv6, and IPv6 without
+// a zone. A zone names one of this host's interfaces, not anything about the
+// client; kept, it would put fe80::1%eth0 outside fe80::/10 (a zoned address is in
+// no prefix) and it would be meaningless to every other peer. The store keeps the
+// bare address, the compact wire form has no room for a zone, and replies to the
+// client go back over its own connection or socket address, which still has it.
+func SourceAddr(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
+
 // Allowed reports whether a client at src may use the tracker.
 func (t *Tracker) Allowed(src netip.Addr) bool {
-	src = src.Unmap()
+	src = SourceAddr(src)
 	for _, p := range t.cfg.AllowedNetworks {
 		if p.Contains(src) {
 			return true
@@ -50,14 +60,18 @@ func (t *Tracker) Allowed(src netip.Addr) bool {
 // Announce handles one announce from a client whose packets come from src. fams says
 // which address families the front can send back. On failure it returns an *Error.
 func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Family, resp *AnnounceResponse) error {
-	src = src.Unmap()
+	src = SourceAddr(src)
 	if !t.Allowed(src) {
 		return t.refuse(ErrNotAllowed)
+	}
+	addr := t.peerAddr(src, req)
+	if req.Event == EventStopped && addr != src {
+		return t.foreignStop(src, req, resp)
 	}
 	p, r := &resp.params, &resp.result
 	*p = swarm.Params{
 		InfoHash:  req.InfoHash,
-		Addr:      netip.AddrPortFrom(t.peerAddr(src, req), req.Port),
+		Addr:      netip.AddrPortFrom(addr, req.Port),
 		Status:    status(req),
 		Completed: req.Event == EventCompleted,
 		Stopped:   req.Event == EventStopped,
@@ -69,28 +83,70 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 	if err := t.store.Announce(p, r); err != nil {
 		return t.refuse(t.capError(err))
 	}
-	t.announces.Add(1)
-	resp.Interval = t.jitter(t.cfg.Interval)
-	resp.MinInterval = t.cfg.MinInterval
-	resp.Complete = r.Seeders
-	resp.Incomplete = r.Leechers
-	resp.Downloaded = r.Completed
-	resp.Downloaders = r.Leechers - r.Partial
+	t.answered(resp, r.Counts, src)
 	resp.Peers4, resp.Peers6 = r.Peers4, r.Peers6
-	resp.ExternalIP = src
 	return nil
 }
 
 // peerAddr is the address the peer is stored under: where its packets come from,
 // unless the operator lets clients name another (BEP 7 warns this lets anyone aim a
-// swarm at a victim, so even then only an address in the allowed networks counts).
+// swarm at a victim, so even then only a unicast address in the allowed networks
+// counts). An unusable claim is ignored, not refused: the client still gets its
+// peers, under the address it really has.
 func (t *Tracker) peerAddr(src netip.Addr, req *AnnounceRequest) netip.Addr {
 	if t.cfg.AllowIPParam && req.IP.IsValid() {
-		if ip := req.IP.Unmap(); !ip.IsUnspecified() && t.Allowed(ip) {
+		if ip := SourceAddr(req.IP); claimable(ip) && t.Allowed(ip) {
 			return ip
 		}
 	}
 	return src
+}
+
+// claimable reports whether a client may name ip as its address. Loopback would
+// point every peer at its own host (ip=127.0.0.1&port=22 is each peer's SSH
+// port); unspecified, "this network" (0.0.0.0/8), multicast of any scope and the
+// limited broadcast address are no one's address, and a peer told to connect to
+// one would at best fail and at worst reach every host on its link.
+func claimable(ip netip.Addr) bool {
+	ip = SourceAddr(ip)
+	switch {
+	case !ip.IsValid(), ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast():
+		return false
+	case ip.Is4():
+		a := ip.As4()
+		return a[0] != 0 && a != [4]byte{255, 255, 255, 255}
+	}
+	return true
+}
+
+// foreignStop answers a stopped announce that names an address other than its
+// source, and removes nothing. The store keys a peer by its address and port and
+// keeps nothing else about it, so without this any host could take any peer out
+// of any swarm by naming it. The tracker keeps no keys to tell an ip= client from
+// an impostor: that would take a per-peer secret in the store, a second record
+// layout on the announce path, to serve a parameter that is off by default. So a
+// stop counts only from the address it stops; an entry made through ip= from
+// elsewhere leaves at the peer timeout, as the entry of a client that vanished
+// without a stop does every day. An ordinary announce naming another address may
+// still add that entry or refresh it, status included: that is what ip= is for,
+// and a status set by someone else lasts only until the owner's next announce.
+func (t *Tracker) foreignStop(src netip.Addr, req *AnnounceRequest, resp *AnnounceResponse) error {
+	c := t.store.Scrape(req.InfoHash)
+	t.answered(resp, c, src)
+	resp.Peers4, resp.Peers6 = resp.Peers4[:0], resp.Peers6[:0]
+	return nil
+}
+
+// answered fills what every successful announce reply carries.
+func (t *Tracker) answered(resp *AnnounceResponse, c swarm.Counts, src netip.Addr) {
+	t.announces.Add(1)
+	resp.Interval = t.jitter(t.cfg.Interval)
+	resp.MinInterval = t.cfg.MinInterval
+	resp.Complete = c.Seeders
+	resp.Incomplete = c.Leechers
+	resp.Downloaded = c.Completed
+	resp.Downloaders = c.Leechers - c.Partial
+	resp.ExternalIP = src
 }
 
 func status(req *AnnounceRequest) swarm.Status {
@@ -152,6 +208,10 @@ func (t *Tracker) refuse(e *Error) error {
 // Refused counts a request a front refused before it reached the tracker (a
 // malformed query or packet), so that all refusals show in one figure.
 func (t *Tracker) Refused() { t.refused.Add(1) }
+
+// Refusals is where both fronts count their refusals by reason, for the one
+// "refused" log line per interval that replaces a line per refusal.
+func (t *Tracker) Refusals() *Refusals { return &t.refusals }
 
 // Scrape appends an entry for each of hashes to out, zero counts for unknown ones.
 // Naming no hash asks for every torrent, which only FullScrape answers: it streams

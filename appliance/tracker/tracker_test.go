@@ -122,28 +122,183 @@ func TestAccess(t *testing.T) {
 	}
 }
 
+// peers decodes a reply's compact peers, both families.
+func peers(resp tracker.AnnounceResponse) []netip.AddrPort {
+	var out []netip.AddrPort
+	for p := resp.Peers4; len(p) >= 6; p = p[6:] {
+		out = append(out, netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[:4])), uint16(p[4])<<8|uint16(p[5])))
+	}
+	for p := resp.Peers6; len(p) >= 18; p = p[18:] {
+		out = append(out, netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[:16])), uint16(p[16])<<8|uint16(p[17])))
+	}
+	return out
+}
+
+func TestSourceAddr(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"10.0.0.1", "10.0.0.1"},
+		{"::ffff:10.0.0.1", "10.0.0.1"},
+		{"fd00::1", "fd00::1"},
+		{"fe80::1", "fe80::1"},
+		{"fe80::1%eth0", "fe80::1"},
+		{"fe80::1%3", "fe80::1"},
+		{"ff02::1%wlan0", "ff02::1"},
+	} {
+		if got := tracker.SourceAddr(netip.MustParseAddr(tc.in)); got != netip.MustParseAddr(tc.want) || got.Zone() != "" {
+			t.Errorf("SourceAddr(%s) = %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	if got := tracker.SourceAddr(netip.Addr{}); got.IsValid() {
+		t.Errorf("SourceAddr(zero) = %v, want the zero Addr", got)
+	}
+}
+
+// A link-local client is let in by fe80::/10 whatever interface it came in on, and
+// is stored, handed out and told its address without the zone.
+func TestLinkLocalSource(t *testing.T) {
+	linkLocal := netip.MustParsePrefix("fe80::/10")
+	for _, tc := range []struct {
+		name    string
+		allowed []netip.Prefix
+		want    bool
+	}{
+		{"fe80::/10 allowed", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), linkLocal}, true},
+		{"fe80::/10 not allowed", testConfig().AllowedNetworks, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.AllowedNetworks = tc.allowed
+			trk := newTracker(cfg, swarm.Opts{})
+			zoned := netip.MustParseAddr("fe80::1%eth0")
+			if got := trk.Allowed(zoned); got != tc.want {
+				t.Errorf("Allowed(%v) = %v, want %v", zoned, got, tc.want)
+			}
+			var resp tracker.AnnounceResponse
+			err := trk.Announce(zoned, req(hashA, 6881, 1, 0), swarm.AnyFamily, &resp)
+			if (err == nil) != tc.want {
+				t.Fatalf("announce from %v: err %v, want allowed=%v", zoned, err, tc.want)
+			}
+			if _, err := trk.Scrape(zoned, []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
+				t.Errorf("scrape from %v: err %v, want allowed=%v", zoned, err, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			if resp.ExternalIP != netip.MustParseAddr("fe80::1") {
+				t.Errorf("external ip %v, want fe80::1 without a zone", resp.ExternalIP)
+			}
+			// The same host through another interface is the same peer, not a second.
+			again := announce(t, trk, netip.MustParseAddr("fe80::1%wlan0"), req(hashA, 6881, 1, 0))
+			if again.Incomplete != 1 {
+				t.Errorf("one host through two interfaces counted %d times", again.Incomplete)
+			}
+			got := peers(announce(t, trk, src1, req(hashA, 6882, 1, 0)))
+			if want := netip.MustParseAddrPort("[fe80::1]:6881"); len(got) != 1 || got[0] != want {
+				t.Errorf("peers %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 func TestIPParam(t *testing.T) {
+	everyone := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	for _, tc := range []struct {
 		name  string
 		allow bool
+		open  bool // every network allowed, so only what the address is can refuse it
 		ip    string
 		want  string
 	}{
-		{"ignored by default", false, "10.9.9.9", "10.0.0.1"},
-		{"used when allowed", true, "10.9.9.9", "10.9.9.9"},
-		{"outside allowed networks", true, "8.8.8.8", "10.0.0.1"},
-		{"unspecified", true, "0.0.0.0", "10.0.0.1"},
+		{"ignored by default", false, false, "10.9.9.9", "10.0.0.1"},
+		{"used when allowed", true, false, "10.9.9.9", "10.9.9.9"},
+		{"IPv6 used when allowed", true, false, "fd00::9", "fd00::9"},
+		{"mapped IPv4 unmapped", true, false, "::ffff:10.9.9.9", "10.9.9.9"},
+		{"outside allowed networks", true, false, "8.8.8.8", "10.0.0.1"},
+		{"unspecified", true, true, "0.0.0.0", "10.0.0.1"},
+		{"IPv6 unspecified", true, true, "::", "10.0.0.1"},
+		{"this network", true, true, "0.1.2.3", "10.0.0.1"},
+		{"loopback", true, true, "127.0.0.1", "10.0.0.1"},
+		{"other loopback", true, true, "127.9.9.9", "10.0.0.1"},
+		{"mapped loopback", true, true, "::ffff:127.0.0.1", "10.0.0.1"},
+		{"IPv6 loopback", true, true, "::1", "10.0.0.1"},
+		{"multicast", true, true, "239.1.2.3", "10.0.0.1"},
+		{"link-local multicast", true, true, "224.0.0.1", "10.0.0.1"},
+		{"IPv6 link-local multicast", true, true, "ff02::1", "10.0.0.1"},
+		{"IPv6 interface-local multicast", true, true, "ff01::1", "10.0.0.1"},
+		{"IPv6 global multicast", true, true, "ff0e::1", "10.0.0.1"},
+		{"broadcast", true, true, "255.255.255.255", "10.0.0.1"},
+		{"public when open", true, true, "8.8.8.8", "8.8.8.8"},
+		{"link-local unicast when open", true, true, "169.254.1.1", "169.254.1.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.AllowIPParam = tc.allow
+			if tc.open {
+				cfg.AllowedNetworks = everyone
+			}
 			trk := newTracker(cfg, swarm.Opts{})
 			r := req(hashA, 6881, 1, 0)
 			r.IP = netip.MustParseAddr(tc.ip)
-			announce(t, trk, src1, r)
-			got := announce(t, trk, src2, req(hashA, 6882, 1, 0)).Peers4
-			if len(got) != 6 || netip.AddrFrom4([4]byte(got[:4])).String() != tc.want {
-				t.Errorf("peer stored as %v, want %s", got, tc.want)
+			if resp := announce(t, trk, src1, r); resp.ExternalIP != src1 {
+				t.Errorf("external ip %v, want the source %v whatever the claim", resp.ExternalIP, src1)
+			}
+			got := peers(announce(t, trk, src2, req(hashA, 6882, 1, 0)))
+			if want := netip.AddrPortFrom(netip.MustParseAddr(tc.want), 6881); len(got) != 1 || got[0] != want {
+				t.Errorf("peers %v, want only %v", got, want)
+			}
+		})
+	}
+}
+
+// A stop takes effect only from the address it stops: an announce naming another
+// address may add or refresh that entry, never remove it.
+func TestStopBoundToSource(t *testing.T) {
+	victim := netip.MustParseAddr("10.0.0.5")
+	type step struct {
+		src   netip.Addr
+		ip    string // claimed address, "" for none
+		event tracker.Event
+		left  int64
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  []string // who a third host is given after the steps
+	}{
+		{"owner stops", []step{{victim, "", 0, 1}, {victim, "", tracker.EventStopped, 1}}, nil},
+		{"owner stops naming itself", []step{{victim, "", 0, 1}, {victim, "10.0.0.5", tracker.EventStopped, 1}}, nil},
+		{"another host cannot stop it", []step{{victim, "", 0, 1}, {src2, "10.0.0.5", tracker.EventStopped, 1}}, []string{"10.0.0.5:6881"}},
+		{"nor can it over IPv6", []step{{victim, "", 0, 1}, {src6, "10.0.0.5", tracker.EventStopped, 1}}, []string{"10.0.0.5:6881"}},
+		{"nor after refreshing it", []step{{victim, "", 0, 1}, {src2, "10.0.0.5", 0, 0}, {src2, "10.0.0.5", tracker.EventStopped, 0}}, []string{"10.0.0.5:6881"}},
+		{"another host may add it", []step{{src2, "10.0.0.5", tracker.EventStarted, 1}}, []string{"10.0.0.5:6881"}},
+		{"the named address stops what another added", []step{{src2, "10.0.0.5", tracker.EventStarted, 1}, {victim, "", tracker.EventStopped, 1}}, nil},
+		{"an unusable claim stops the sender's own entry", []step{{src2, "", 0, 1}, {src2, "127.0.0.1", tracker.EventStopped, 1}}, nil},
+		{"a claim outside the allowed networks stops the sender's own entry", []step{{src2, "", 0, 1}, {src2, "8.8.8.8", tracker.EventStopped, 1}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.AllowIPParam = true
+			trk := newTracker(cfg, swarm.Opts{})
+			for i, s := range tc.steps {
+				r := req(hashA, 6881, s.left, s.event)
+				if s.ip != "" {
+					r.IP = netip.MustParseAddr(s.ip)
+				}
+				resp := announce(t, trk, s.src, r)
+				if s.event == tracker.EventStopped && (len(resp.Peers4) != 0 || len(resp.Peers6) != 0) {
+					t.Errorf("step %d: a stop was handed peers", i)
+				}
+				if s.event == tracker.EventStopped && resp.Interval == 0 {
+					t.Errorf("step %d: a stop was not answered as an announce: %+v", i, resp)
+				}
+			}
+			var want []netip.AddrPort
+			for _, w := range tc.want {
+				want = append(want, netip.MustParseAddrPort(w))
+			}
+			got := peers(announce(t, trk, netip.MustParseAddr("10.0.0.9"), req(hashA, 7000, 1, 0)))
+			if len(got) != len(want) || (len(got) == 1 && got[0] != want[0]) {
+				t.Errorf("after the steps a third host got %v, want %v", got, want)
 			}
 		})
 	}

@@ -69,12 +69,14 @@ type batchConn struct {
 	received []packet
 }
 
-// packet is one received datagram: its bytes, its sender, and where in the receive
-// batch its sender's raw sockaddr is, to reply to.
+// packet is one received datagram: its bytes (the first packetLen of them, if
+// truncated), its sender, and where in the receive batch its sender's raw sockaddr
+// is, to reply to.
 type packet struct {
-	data []byte
-	from netip.AddrPort
-	slot int
+	data      []byte
+	truncated bool
+	from      netip.AddrPort
+	slot      int
 }
 
 func newBatchConn(c *net.UDPConn, n, size int) (*batchConn, error) {
@@ -88,8 +90,9 @@ func newBatchConn(c *net.UDPConn, n, size int) (*batchConn, error) {
 	return bc, nil
 }
 
-// read waits for datagrams and returns those of the next batch. Truncated ones
-// (longer than a buffer: no tracker request is) are left out.
+// read waits for datagrams and returns those of the next batch. One longer than a
+// buffer comes cut to the buffer's length and marked truncated: only a scrape is
+// that long, and it can be answered from its start.
 func (bc *batchConn) read() ([]packet, error) {
 	for i := range bc.in.hdrs {
 		bc.in.set(i, bc.in.bufs[i], &bc.in.names[i], unix.SizeofSockaddrInet6)
@@ -104,16 +107,13 @@ func (bc *batchConn) read() ([]packet, error) {
 	bc.received = bc.received[:0]
 	for i := range bc.nIn {
 		h := &bc.in.hdrs[i]
-		if h.hdr.Flags&unix.MSG_TRUNC != 0 {
-			bc.skipped++
-			continue
-		}
 		from, ok := sockaddrAddrPort(&bc.in.names[i])
 		if !ok {
 			bc.skipped++
 			continue
 		}
-		bc.received = append(bc.received, packet{data: bc.in.bufs[i][:h.n], from: from, slot: i})
+		buf := bc.in.bufs[i]
+		bc.received = append(bc.received, packet{data: buf[:min(int(h.n), len(buf))], truncated: h.hdr.Flags&unix.MSG_TRUNC != 0, from: from, slot: i})
 	}
 	return bc.received, nil
 }

@@ -10,9 +10,11 @@ import (
 // On systems other than Linux (development machines: the appliance is Linux) packets
 // move one at a time, through the same interface as the Linux batches.
 
+// Truncation goes unseen here: a long datagram is read as its first bytes.
 type packet struct {
-	data []byte
-	from netip.AddrPort
+	data      []byte
+	truncated bool
+	from      netip.AddrPort
 }
 
 type batchConn struct {

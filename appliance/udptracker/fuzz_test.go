@@ -3,6 +3,7 @@ package udptracker
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
@@ -11,8 +12,10 @@ import (
 // FuzzHandle feeds arbitrary datagrams to the packet handler, with the connection
 // id replaced by a valid one when asked so that the fuzzer reaches the announce and
 // scrape parsers (BEP 41 options included). It must never panic, never write more
-// than one datagram, and never answer a packet it could not authenticate with more
-// bytes than the packet carried.
+// than one datagram, never answer a packet it could not authenticate with more
+// bytes than the packet carried, and never let such a packet touch the tracker.
+// The clock moves a second a packet, so that error replies are not all held back
+// by the rate limit and the 16 time bits of connection ids wrap (every 2^16 s).
 func FuzzHandle(f *testing.F) {
 	urlData := []byte{optNop, optURLData, 14, '/', 'a', 'n', 'n', 'o', 'u', 'n', 'c', 'e', '?', 'i', 'p', '=', '1', optURLData, 1, '0', 0x7f, 0, optEnd}
 	seeds := [][]byte{
@@ -32,12 +35,17 @@ func FuzzHandle(f *testing.F) {
 	}
 	fx := newFixture(f, func(c *config.Tracker) { c.AllowIPParam = true })
 	f.Fuzz(func(t *testing.T, pkt []byte, authenticate bool) {
+		fx.clock.Advance(time.Second)
 		if authenticate && len(pkt) >= 8 {
 			binary.BigEndian.PutUint64(pkt, fx.s.ids.issue(fx.clock.Now(), src4.Addr()))
 		}
 		hd, herr := parseHeader(pkt)
 		authentic := herr == nil && (hd.action == actionConnect || fx.s.ids.valid(hd.connID, fx.clock.Now(), src4.Addr()))
+		before := fx.trk.Stats()
 		r := fx.send(pkt, src4)
+		if after := fx.trk.Stats(); !authentic && (after.Announces != before.Announces || after.Scrapes != before.Scrapes || after.Swarm != before.Swarm) {
+			t.Fatalf("an unauthenticated packet reached the tracker: %+v, then %+v", before, after)
+		}
 		if len(r) > maxReplyLen {
 			t.Fatalf("%d-byte reply does not fit one datagram", len(r))
 		}

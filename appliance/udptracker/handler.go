@@ -1,9 +1,7 @@
 package udptracker
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/netip"
 
 	"github.com/swarmlight/swarmlight/appliance/swarm"
@@ -14,8 +12,8 @@ import (
 // hash) then still fits one datagram.
 const maxScrape = 74
 
-// packetLen bounds a request datagram; no tracker request comes near it, and BEP 41
-// URL data is copied into a buffer of this size.
+// packetLen is what is read of a datagram; no request but a long scrape comes near
+// it, and BEP 41 URL data is copied into a buffer of this size.
 const packetLen = 2048
 
 // handler answers single packets. Each worker has its own, with scratch space that
@@ -49,7 +47,9 @@ func (h *handler) handle(pkt []byte, src netip.AddrPort, out []byte) []byte {
 		s.dropped.Add(1)
 		return out
 	}
-	addr := src.Addr().Unmap()
+	// The reply goes to src as received, zone and all; everything else sees the
+	// address as the HTTP front shows it to the tracker.
+	addr := tracker.SourceAddr(src.Addr())
 	now := s.clock.Now()
 
 	switch {
@@ -65,20 +65,35 @@ func (h *handler) handle(pkt []byte, src netip.AddrPort, out []byte) []byte {
 		}
 		if !s.trk.Allowed(addr) {
 			s.trk.Refused()
-			return h.fail(out, hd.txID, tracker.ErrNotAllowed, len(pkt))
+			return h.failLimited(out, hd.txID, tracker.ErrNotAllowed, len(pkt), addr)
 		}
 		return appendConnect(out, hd.txID, s.ids.issue(now, addr))
 	case !s.ids.valid(hd.connID, now, addr):
 		// Stale, forged or someone else's: answer no longer than the packet, and
 		// touch nothing.
 		s.badConnID.Add(1)
-		return h.fail(out, hd.txID, errBadConnID, len(pkt))
+		return h.failLimited(out, hd.txID, errBadConnID, len(pkt), addr)
 	case hd.action == actionAnnounce:
 		return h.announce(pkt, hd.txID, addr, out)
 	case hd.action == actionScrape:
 		return h.scrape(pkt, hd.txID, addr, out)
 	}
-	return h.fail(out, hd.txID, errUnknownAction, maxReplyLen)
+	return h.failLimited(out, hd.txID, errUnknownAction, maxReplyLen, addr)
+}
+
+// handleReceived is handle for a datagram as the socket gave it. One longer than
+// packetLen arrives truncated. A scrape of more than 101 hashes is that long, and
+// clients send them; its start holds the 74 hashes it is answered for. Anything
+// else that long is no request.
+func (h *handler) handleReceived(pkt []byte, truncated bool, src netip.AddrPort, out []byte) []byte {
+	if truncated {
+		if hd, err := parseHeader(pkt); err != nil || hd.action != actionScrape {
+			h.s.packets.Add(1)
+			h.s.dropped.Add(1)
+			return out
+		}
+	}
+	return h.handle(pkt, src, out)
 }
 
 var (
@@ -90,7 +105,7 @@ func (h *handler) announce(pkt []byte, txID uint32, addr netip.Addr, out []byte)
 	s := h.s
 	if err := parseAnnounce(pkt, &h.req, h.urlBuf); err != nil {
 		s.trk.Refused()
-		return h.fail(out, txID, err, maxReplyLen)
+		return h.failLimited(out, txID, err, maxReplyLen, addr)
 	}
 	// The packet's family decides the peer format (BEP 15): an IPv4 packet, even on
 	// a dual-stack socket, gets 6-byte IPv4 peers.
@@ -115,7 +130,7 @@ func (h *handler) scrape(pkt []byte, txID uint32, addr netip.Addr, out []byte) [
 	h.hashes, err = parseScrape(pkt, h.hashes[:0], s.scrapeMax)
 	if err != nil {
 		s.trk.Refused()
-		return h.fail(out, txID, err, maxReplyLen)
+		return h.failLimited(out, txID, err, maxReplyLen, addr)
 	}
 	h.entries, err = s.trk.Scrape(addr, h.hashes, h.entries[:0])
 	if err != nil {
@@ -125,18 +140,41 @@ func (h *handler) scrape(pkt []byte, txID uint32, addr netip.Addr, out []byte) [
 }
 
 // fail writes an error reply of at most limit bytes. Its message is the failure
-// reason, which never holds request data.
+// reason, which never holds request data. Refusals are counted by reason for one
+// log line per interval (tracker.Refusals), never logged one by one: a flood would
+// write a line a packet.
 func (h *handler) fail(out []byte, txID uint32, err error, limit int) []byte {
+	msg := reason(err)
+	h.s.trk.Refusals().Add("udp", msg)
 	h.s.errors.Add(1)
-	msg := "internal error"
+	return appendError(out, txID, msg, limit)
+}
+
+// failLimited is fail for what a client that behaves draws rarely or never: a bad
+// connection id, a refused connect, a malformed request. Past src's share of error
+// replies (limit.go) the refusal is counted and not answered. The tracker's own
+// refusals of a well-formed request with a valid id (caps, quotas) go through fail,
+// unlimited like its other answers: their sender has shown that it receives what
+// is sent to its address, and the reply tells it why it was turned away.
+func (h *handler) failLimited(out []byte, txID uint32, err error, limit int, src netip.Addr) []byte {
+	if !h.s.limiter.allow(src, h.s.clock.Now()) {
+		h.s.trk.Refusals().Add("udp", reason(err))
+		h.s.limited.Add(1)
+		return out
+	}
+	return h.fail(out, txID, err, limit)
+}
+
+// reason is err's failure reason. Every refusal here is a *tracker.Error as it
+// is: errors.As alone would cost a forged packet a heap allocation (its target
+// escapes), so it is left for what comes wrapped.
+func reason(err error) string {
+	if te, ok := err.(*tracker.Error); ok {
+		return te.Reason
+	}
 	var te *tracker.Error
 	if errors.As(err, &te) {
-		msg = te.Reason
+		return te.Reason
 	}
-	// Guarded: building a log record allocates even when the level is off, and a
-	// flood of forged packets must not cost a heap allocation each.
-	if h.s.log.Enabled(context.Background(), slog.LevelDebug) {
-		h.s.log.Debug("udp: refused", "reason", msg)
-	}
-	return appendError(out, txID, msg, limit)
+	return "internal error"
 }

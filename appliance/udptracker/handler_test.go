@@ -221,6 +221,10 @@ func TestConnectionIDs(t *testing.T) {
 	if st := f.s.Stats(); st.BadConnID != 4 {
 		t.Errorf("stats %+v, want 4 bad connection ids", st)
 	}
+	// A bad id touched nothing: the two good announces are all the tracker saw.
+	if st := f.trk.Stats(); st.Announces != 2 || st.Swarm.Peers != 1 || st.Refused != 0 {
+		t.Errorf("tracker stats %+v, want 2 announces of one peer and nothing else", st)
+	}
 	// An id claiming to be issued in the future is good only within the skew.
 	for _, tc := range []struct {
 		ahead time.Duration

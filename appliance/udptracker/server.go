@@ -15,6 +15,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/internal/safe"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -27,10 +28,17 @@ type Server struct {
 	log            *slog.Logger
 	clock          clock.Clock
 	ids            *connIDs
+	limiter        *errorLimiter
 	numWantDefault int
 	scrapeMax      int
 
-	packets, dropped, badConnID, errors atomic.Uint64
+	packets, dropped, badConnID, errors, limited atomic.Uint64
+
+	panics safe.Panics
+
+	// fault, set only by tests before Serve, is called with each packet before it
+	// is answered: a way to make a worker panic.
+	fault func(pkt []byte)
 }
 
 // Stats are the UDP front's aggregate counters.
@@ -39,6 +47,8 @@ type Stats struct {
 	Dropped   uint64 // not answered: garbage, truncated, not a request
 	BadConnID uint64 // expired or forged connection ids
 	Errors    uint64 // error replies sent
+	Limited   uint64 // error replies held back: the source drew them too fast
+	Panics    uint64 // workers restarted after a panic
 }
 
 // New returns a Server answering from trk.
@@ -52,6 +62,7 @@ func New(tcfg config.Tracker, trk *tracker.Tracker, log *slog.Logger, c clock.Cl
 		log:            log,
 		clock:          c,
 		ids:            ids,
+		limiter:        newErrorLimiter(c.Now()),
 		numWantDefault: tcfg.NumWantDefault,
 		scrapeMax:      min(tcfg.ScrapeMax, maxScrape),
 	}, nil
@@ -59,7 +70,8 @@ func New(tcfg config.Tracker, trk *tracker.Tracker, log *slog.Logger, c clock.Cl
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Packets: s.packets.Load(), Dropped: s.dropped.Load(), BadConnID: s.badConnID.Load(), Errors: s.errors.Load()}
+	return Stats{Packets: s.packets.Load(), Dropped: s.dropped.Load(), BadConnID: s.badConnID.Load(), Errors: s.errors.Load(),
+		Limited: s.limited.Load(), Panics: s.panics.Load()}
 }
 
 // Listener is one UDP address, bound as one socket per worker.
@@ -115,11 +127,25 @@ func (s *Server) Serve(l *Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.work(c)
+			errs[i] = s.serveConn(c)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// serveConn runs a worker on c until c is closed. A panic in a worker, a bug
+// that some packet finds, would end the process, every swarm with it, and print
+// the packet's data: the worker starts afresh instead, with new buffers, and the
+// panic is counted and logged without its value. The rest of its batch is lost.
+func (s *Server) serveConn(c *net.UDPConn) error {
+	for {
+		var err error
+		if !safe.Do(func() { err = s.work(c) }) {
+			return err
+		}
+		s.panics.Add(s.log, "udp: worker panic; restarted")
+	}
 }
 
 // work is one worker's loop: a batch in, a batch of replies out.
@@ -135,7 +161,10 @@ func (s *Server) work(c *net.UDPConn) error {
 			return closedIsNil(err)
 		}
 		for _, p := range pkts {
-			if out := h.handle(p.data, p.from, bc.replyBuf()); len(out) > 0 {
+			if s.fault != nil {
+				s.fault(p.data)
+			}
+			if out := h.handleReceived(p.data, p.truncated, p.from, bc.replyBuf()); len(out) > 0 {
 				bc.reply(p, out)
 			}
 		}

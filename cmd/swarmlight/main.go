@@ -22,6 +22,8 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/crash"
+	"github.com/swarmlight/swarmlight/appliance/memlock"
 	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/hw/sim"
 )
@@ -36,7 +38,15 @@ const (
 	exitConfig = 78 // EX_CONFIG from sysexits.h
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// First, before anything can crash holding a peer's data: from here on a
+	// crash writes nothing and leaves no core; the log goes where stderr went.
+	stderr, err := crash.Silence()
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmlight: crash output not silenced: %v\n", err)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, stderr))
+}
 
 // run is the whole command, minus the process: it returns the exit status so tests
 // can drive it.
@@ -91,10 +101,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	err := appliance.Run(ctx, cfg, log, appliance.Options{
-		Stdout: stdout,
-		Hangup: hup,
-		Reload: func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
-		Level:  level,
+		Stdout:     stdout,
+		Hangup:     hup,
+		Reload:     func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
+		Level:      level,
+		LockMemory: memlock.Lock,
 	})
 	switch {
 	case err == nil:
@@ -111,7 +122,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // checkConfig validates the configuration, tries to bind its addresses and prints the
 // configuration in effect as YAML, which loads back as a config file. What the YAML
 // cannot say, such as the byte budget swarm.max_memory: auto comes to on this
-// machine, is in a comment under its key ("# effective: 171 MiB (40% of ...)").
+// machine, is in a comment under its key ("# effective: 171 MiB (40% of ...)"), as
+// is whether memory can be locked here, under process.lock_memory.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	cfg, _, status, ok := loadConfig("check-config", args, stdout, stderr)
 	if !ok {
@@ -121,8 +133,28 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
-	fmt.Fprint(stdout, cfg.YAML())
+	fmt.Fprint(stdout, noteUnder(cfg.YAML(), "process", "lock_memory", appliance.MemoryLockNote(cfg)))
 	return exitOK
+}
+
+// noteUnder adds "# note" as a line of its own under section.leaf in yaml, as
+// check-config prints it (one section line, then its keys indented by two).
+func noteUnder(yaml, section, leaf, note string) string {
+	sec := strings.Index("\n"+yaml, "\n"+section+":\n")
+	if sec < 0 {
+		return yaml
+	}
+	key := strings.Index(yaml[sec:], "\n  "+leaf+": ")
+	if key < 0 {
+		return yaml
+	}
+	end := sec + key + 1
+	if n := strings.IndexByte(yaml[end:], '\n'); n >= 0 {
+		end += n + 1
+	} else {
+		end, yaml = len(yaml)+1, yaml+"\n"
+	}
+	return yaml[:end] + "  # " + note + "\n" + yaml[end:]
 }
 
 // renderPanel writes each display page, for a made-up busy tracker, as a PNG the

@@ -1,0 +1,110 @@
+package udptracker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
+)
+
+// TestWorkerPanicRestarts makes the only worker panic on a packet, again and
+// again: each time the worker is restarted and answers the next packet, the panic
+// is counted, and the log holds one fixed line, never the panic's value (here the
+// packet itself).
+func TestWorkerPanicRestarts(t *testing.T) {
+	poison := []byte("poison:127.0.0.77:2690")
+	var logs lockedBuffer
+	cfg := config.Default()
+	trk := tracker.New(cfg.Tracker, swarm.New(swarm.Opts{PeerTimeout: cfg.Tracker.PeerTimeout}, clock.Real{}))
+	s, err := New(cfg.Tracker, trk, slog.New(slog.NewTextHandler(&logs, nil)), clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fault = func(pkt []byte) {
+		if bytes.Equal(pkt, poison) {
+			panic("bad packet " + string(pkt))
+		}
+	}
+	cfg.UDP.Workers = 1
+	l, err := Listen("127.0.0.1:0", cfg.UDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	c, err := net.Dial("udp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	const rounds = 3
+	for i := range uint32(rounds) {
+		if _, err := c.Write(poison); err != nil {
+			t.Fatal(err)
+		}
+		// A packet read in the same batch as the poison is lost with it, as a
+		// client would find: it asks again.
+		connect := binary.BigEndian.AppendUint64(nil, protocolID)
+		connect = binary.BigEndian.AppendUint32(connect, actionConnect)
+		connect = binary.BigEndian.AppendUint32(connect, 100+i)
+		buf := make([]byte, 64)
+		var n int
+		for try := 0; try < 10 && n == 0; try++ {
+			if _, err := c.Write(connect); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, _ = c.Read(buf)
+		}
+		if n != 16 || binary.BigEndian.Uint32(buf[4:]) != 100+i {
+			t.Fatalf("round %d: no connect reply after the poison packet (%d bytes %x)", i, n, buf[:n])
+		}
+	}
+	if got := s.Stats().Panics; got != rounds {
+		t.Errorf("Stats().Panics = %d, want %d", got, rounds)
+	}
+	l.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return within 5 s of its socket closing")
+	}
+	out := logs.String()
+	if strings.Count(out, `msg="udp: worker panic; restarted"`) != 1 {
+		t.Errorf("want one log line for the burst:\n%s", out)
+	}
+	if strings.Contains(out, "poison") || strings.Contains(out, "127.0.0.77") {
+		t.Errorf("the log holds the panic's value:\n%s", out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the workers' logger and the test can share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
