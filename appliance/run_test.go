@@ -23,6 +23,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 )
 
 // defaultConfig is the configuration a fresh install runs with.
@@ -64,27 +65,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
 	urls []string
-	logs *syncBuffer
+	logs *privacytest.Output
 	stop func() error
 }
 
@@ -106,7 +89,7 @@ func start(t *testing.T, cfg config.Config, with ...startOpts) *running {
 	if opts.level != nil {
 		level = opts.level
 	}
-	logs := &syncBuffer{}
+	logs := &privacytest.Output{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	out := newLineWriter()
 	ctx, cancel := context.WithCancel(context.Background())

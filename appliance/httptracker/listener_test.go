@@ -2,7 +2,6 @@ package httptracker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"hash/maphash"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
@@ -33,31 +33,13 @@ const answerWithin = time.Second
 
 var announceRequest = "GET /announce?" + testQuery + " HTTP/1.1\r\nHost: t\r\n\r\n"
 
-// logBuffer collects a server's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serveCapped serves on 127.0.0.1 with the given caps and returns the server, its
 // address and its log.
-func serveCapped(t *testing.T, maxConns, perSource int) (*Server, string, *logBuffer) {
+func serveCapped(t *testing.T, maxConns, perSource int) (*Server, string, *privacytest.Output) {
 	t.Helper()
 	hc, tc := testConfigs()
 	hc.MaxConnections, hc.MaxConnectionsPerSource = maxConns, perSource
-	logs := new(logBuffer)
+	logs := new(privacytest.Output)
 	store := swarm.New(swarm.Opts{PeerTimeout: tc.PeerTimeout}, clock.Real{})
 	s := New(hc, tc, tracker.New(tc, store), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return s, serve(t, s), logs

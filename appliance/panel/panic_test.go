@@ -5,7 +5,6 @@ import (
 	"image"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 	"github.com/swarmlight/swarmlight/hw/periph"
 )
 
@@ -38,7 +38,7 @@ func (panicButton) Close() error                   { return nil }
 func TestPanelSurvivesPanics(t *testing.T) {
 	pin := &gpiotest.Pin{N: "GPIO17"}
 	disp := &panicDisplay{}
-	var logs lockedBuffer
+	var logs privacytest.Output
 	var calls atomic.Int64
 	source := func() Snapshot {
 		n := calls.Add(1)
@@ -83,22 +83,4 @@ func TestPanelSurvivesPanics(t *testing.T) {
 	if strings.Contains(out, "127.0.0.77") {
 		t.Errorf("the log holds a panic's value:\n%s", out)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the panel's goroutines and the test can share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,17 +1,16 @@
 package swarm
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 )
 
 // TestCleanerSurvivesPanic makes the cleaner panic on every sweep of one shard.
@@ -49,7 +48,7 @@ func TestCleanerSurvivesPanic(t *testing.T) {
 			panic("peer 10.0.0.0:6881")
 		}
 	}
-	var logs lockedBuffer
+	var logs privacytest.Output
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); tab.Run(ctx, slog.New(slog.NewTextHandler(&logs, nil))) }()
@@ -98,22 +97,4 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the cleaner's logger and the test can share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
@@ -22,7 +22,7 @@ import (
 // packet itself).
 func TestWorkerPanicRestarts(t *testing.T) {
 	poison := []byte("poison:127.0.0.77:2690")
-	var logs lockedBuffer
+	var logs privacytest.Output
 	cfg := config.Default()
 	trk := tracker.New(cfg.Tracker, swarm.New(swarm.Opts{PeerTimeout: cfg.Tracker.PeerTimeout}, clock.Real{}))
 	s, err := New(cfg.Tracker, trk, slog.New(slog.NewTextHandler(&logs, nil)), clock.Real{})
@@ -89,22 +89,4 @@ func TestWorkerPanicRestarts(t *testing.T) {
 	if strings.Contains(out, "poison") || strings.Contains(out, "127.0.0.77") {
 		t.Errorf("the log holds the panic's value:\n%s", out)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the workers' logger and the test can share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -14,12 +14,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/privacytest"
 )
 
 // TestBinary builds the real command and runs it as a process, to check what unit
@@ -74,7 +74,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	lines  <-chan string
 	exited <-chan error
-	stderr *syncBuffer
+	stderr *privacytest.Output
 }
 
 // startProc starts cmd with a clean environment (plus any cmd.Env already set)
@@ -89,7 +89,7 @@ func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 		t.Fatal(err)
 	}
 	cmd.Stdout = pw
-	stderr := &syncBuffer{}
+	stderr := &privacytest.Output{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 }
 
 // waitForAnnounce returns the first stdout line naming an announce URL.
-func waitForAnnounce(t *testing.T, lines <-chan string, exited <-chan error, stderr *syncBuffer) string {
+func waitForAnnounce(t *testing.T, lines <-chan string, exited <-chan error, stderr *privacytest.Output) string {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -206,22 +206,4 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
