@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/access"
 )
 
 // Config is the validated configuration. It is a value: copy it freely, never mutate
@@ -14,6 +16,7 @@ type Config struct {
 	HTTP    HTTP
 	UDP     UDP
 	Tracker Tracker
+	Access  Access
 	Swarm   Swarm
 	Panel   Panel
 	Log     Log
@@ -22,13 +25,14 @@ type Config struct {
 
 // HTTP configures the HTTP tracker front.
 type HTTP struct {
-	Listen                  []string      // http.listen
-	ReadHeaderTimeout       time.Duration // http.read_header_timeout
-	WriteTimeout            time.Duration // http.write_timeout
-	IdleTimeout             time.Duration // http.idle_timeout
-	MaxHeaderBytes          int           // http.max_header_bytes
-	MaxConnections          int           // http.max_connections
-	MaxConnectionsPerSource int           // http.max_connections_per_source (0: no limit)
+	Listen                  []string       // http.listen
+	ReadHeaderTimeout       time.Duration  // http.read_header_timeout
+	WriteTimeout            time.Duration  // http.write_timeout
+	IdleTimeout             time.Duration  // http.idle_timeout
+	MaxHeaderBytes          int            // http.max_header_bytes
+	MaxConnections          int            // http.max_connections
+	MaxConnectionsPerSource int            // http.max_connections_per_source (0: no limit)
+	TrustedProxies          []netip.Prefix // http.trusted_proxies: who may name the client in X-Forwarded-For or Forwarded
 }
 
 // UDP configures the UDP tracker front (BEP 15).
@@ -51,6 +55,15 @@ type Tracker struct {
 	FullScrape       bool           // tracker.full_scrape
 	AllowIPParam     bool           // tracker.allow_ip_param
 	AllowedNetworks  []netip.Prefix // tracker.allowed_networks
+}
+
+// Access configures who may use the tracker beyond the allowed networks.
+type Access struct {
+	Mode      access.Mode    // access.mode
+	AllowFile string         // access.allow_file: the info-hashes tracked in listed mode
+	DenyFile  string         // access.deny_file: the info-hashes refused in unlisted mode
+	KeyFile   string         // access.key_file: labels and hashes of the passkeys, for private mode
+	Clients   access.Clients // access.clients: peer_id prefixes let in, or ("!-XX") kept out
 }
 
 // Swarm configures the peer store's caps: its byte budget, its counts, and what

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/access"
 )
 
 // The constructors below tie a key's decoder, range check and Config field together,
@@ -100,6 +102,69 @@ func cidrsKey(name string, def []string, doc string, field func(*Config) *[]neti
 			return problem
 		},
 		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+// optionalCIDRsKey is cidrsKey for a list that may be empty.
+func optionalCIDRsKey(name string, def []string, doc string, field func(*Config) *[]netip.Prefix) key {
+	return key{
+		name: name, kind: kindCIDRs, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			list, problem := toStrings(raw)
+			if problem != "" {
+				return problem
+			}
+			if len(list) == 0 {
+				*field(c) = nil
+				return ""
+			}
+			prefixes, problem := toPrefixes(list)
+			if problem == "" {
+				*field(c) = prefixes
+			}
+			return problem
+		},
+		value: func(c *Config) any { return *field(c) },
+	}
+}
+
+// modeKey is access.mode, read by the access package's own parser.
+func modeKey(name, def, doc string, field func(*Config) *access.Mode) key {
+	return key{
+		name: name, kind: kindEnum, def: def, doc: doc,
+		apply: func(c *Config, raw any) string {
+			s, ok := raw.(string)
+			if !ok {
+				return "want " + access.ModeWords + "; got " + describe(raw)
+			}
+			m, err := access.ParseMode(s)
+			if err != nil {
+				return err.Error()
+			}
+			*field(c) = m
+			return ""
+		},
+		value: func(c *Config) any { return field(c).String() },
+	}
+}
+
+// clientsKey is access.clients, read by the access package's own parser.
+func clientsKey(name, doc string, field func(*Config) *access.Clients) key {
+	return key{
+		name: name, kind: kindStrings, def: []string{}, doc: doc,
+		apply: func(c *Config, raw any) string {
+			list, problem := toStrings(raw)
+			if problem != "" {
+				return problem
+			}
+			cl, err := access.ParseClients(list)
+			if err != nil {
+				return err.Error()
+			}
+			*field(c) = cl
+			return ""
+		},
+		value: func(c *Config) any { return field(c).Strings() },
 	}
 }
 
@@ -213,6 +278,15 @@ func stringKey(name, def, doc string, check func(string) string, field func(*Con
 		},
 		value: func(c *Config) any { return *field(c) },
 	}
+}
+
+// checkPath accepts a file path or "": a path names no directory to read, only a
+// file, so it must not end in a slash.
+func checkPath(s string) string {
+	if strings.HasSuffix(s, "/") || strings.ContainsRune(s, 0) {
+		return fmt.Sprintf("%q is not a file path", s)
+	}
+	return ""
 }
 
 func checkName(s string) string {

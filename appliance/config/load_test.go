@@ -83,6 +83,7 @@ func TestDefaults(t *testing.T) {
 			AllowedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
 				"192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"),
 		},
+		Access: Access{AllowFile: "/etc/swarmlight/allow.list", DenyFile: "/etc/swarmlight/deny.list", KeyFile: "/etc/swarmlight/passkeys"},
 		Swarm: Swarm{
 			MaxMemoryAuto: true, MaxTorrents: 2000000, MaxPeers: 10000000, MaxPeersPerTorrent: 100000,
 			SourceMaxNewTorrents: 2000, SourceMaxPeers: 20000, SourceWindow: 10 * time.Minute,

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/access"
 )
 
 // The schema is the single list of configuration keys: the loader, the flags, the
@@ -33,6 +35,9 @@ var schema = []key{
 	intKey("http.max_connections_per_source", 32, 0, noMax,
 		"Most HTTP connections one source (an IPv4 address, an IPv6 /64) may hold open at once; 0 turns the limit off (0 or more)",
 		func(c *Config) *int { return &c.HTTP.MaxConnectionsPerSource }),
+	optionalCIDRsKey("http.trusted_proxies", nil,
+		`Reverse proxies (CIDR) whose X-Forwarded-For, Forwarded and X-Forwarded-Proto headers name the client; [] trusts none, and from anyone else the headers are ignored`,
+		func(c *Config) *[]netip.Prefix { return &c.HTTP.TrustedProxies }),
 
 	listKey("udp.listen", []string{":6969"},
 		`UDP addresses to serve the UDP tracker (BEP 15) on; ":6969" is every IPv4 and IPv6 address; [] turns UDP off`,
@@ -78,6 +83,22 @@ var schema = []key{
 		[]string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"},
 		`Client networks (CIDR) allowed to use the tracker; ["0.0.0.0/0", "::/0"] allows everyone`,
 		func(c *Config) *[]netip.Prefix { return &c.Tracker.AllowedNetworks }),
+
+	modeKey("access.mode", "open",
+		"Which torrents are tracked and who may announce: open (the allowed networks decide), listed (only the allow list), unlisted (all but the deny list), private (every request carries a passkey), or private+listed",
+		func(c *Config) *access.Mode { return &c.Access.Mode }),
+	stringKey("access.allow_file", "/etc/swarmlight/allow.list",
+		"Info-hashes tracked in listed mode, one a line (40 hex digits, 32 base32 characters or a magnet link); reloaded when it changes",
+		checkPath, func(c *Config) *string { return &c.Access.AllowFile }),
+	stringKey("access.deny_file", "/etc/swarmlight/deny.list",
+		"Info-hashes refused in unlisted mode, in the allow file's format; reloaded when it changes",
+		checkPath, func(c *Config) *string { return &c.Access.DenyFile }),
+	stringKey("access.key_file", "/etc/swarmlight/passkeys",
+		"Members' passkeys for private mode, as labels and hashes (never the keys): manage it with swarmlight key add|list|revoke; reloaded when it changes",
+		checkPath, func(c *Config) *string { return &c.Access.KeyFile }),
+	clientsKey("access.clients",
+		`peer_id prefixes of the only clients let in, like ["-qB", "-TR"], or of clients kept out, each written with "!", like ["!-XL"]; [] lets every client in`,
+		func(c *Config) *access.Clients { return &c.Access.Clients }),
 
 	memoryKey("swarm.max_memory",
 		"Bytes the peer store may use: auto is 40% of this machine's RAM (16MiB to 2GiB), or a size like 96MiB or 1GiB (at least 8MiB)"),

@@ -1,6 +1,18 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"path"
+
+	"github.com/swarmlight/swarmlight/appliance/access"
+)
+
+// defaultFileName is the file name the schema gives a file key by default.
+func defaultFileName(name string) string {
+	k, _ := lookupKey(name)
+	s, _ := k.def.(string)
+	return path.Base(s)
+}
 
 // source gives a key's raw value and where it came from ("" for the default), for
 // messages that tell the user which line, variable or flag to fix.
@@ -50,6 +62,22 @@ func crossCheck(c *Config, bad map[string]bool) Errors {
 		errs = append(errs, &KeyError{Key: "tracker.numwant_default", Problem: fmt.Sprintf(
 			"%d is more than tracker.numwant_max %d; want at most numwant_max",
 			t.NumWantDefault, t.NumWantMax)})
+	}
+	if a := c.Access; !bad["access.mode"] {
+		for _, need := range []struct {
+			on   bool
+			key  string
+			path string
+		}{
+			{a.Mode.List == access.Listed, "access.allow_file", a.AllowFile},
+			{a.Mode.List == access.Unlisted, "access.deny_file", a.DenyFile},
+			{a.Mode.Private, "access.key_file", a.KeyFile},
+		} {
+			if need.on && need.path == "" && !bad[need.key] {
+				errs = append(errs, &KeyError{Key: need.key, Problem: fmt.Sprintf(
+					"access.mode %s needs this file; want a path like /etc/swarmlight/%s", a.Mode, defaultFileName(need.key))})
+			}
+		}
 	}
 	if p := c.Panel; !bad["panel.display_height"] && p.DisplayHeight != 32 && p.DisplayHeight != 64 {
 		errs = append(errs, &KeyError{Key: "panel.display_height", Problem: fmt.Sprintf("%d is not a height an SSD1306 comes in; want 32 or 64", p.DisplayHeight)})
