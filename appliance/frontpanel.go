@@ -1,20 +1,86 @@
 package appliance
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"math"
+	"reflect"
 	"runtime/debug"
 	"runtime/metrics"
-	"strings"
+	"slices"
 	"sync"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw"
 	"github.com/swarmlight/swarmlight/hw/board"
+	"github.com/swarmlight/swarmlight/hw/clock"
 	"github.com/swarmlight/swarmlight/hw/sim"
 )
+
+// panelPart is the front panel. It is off the hot path: a reload that changes its
+// settings or the announce URLs stops it, reopens the devices as the new settings
+// say, and starts it again.
+type panelPart struct {
+	cfg      config.Panel
+	urls     func() []string
+	trk      *tracker.Tracker
+	problems *problemList
+	log      *slog.Logger
+
+	shown     []string // the URLs the running panel shows
+	pnl       *panel.Panel
+	closeDevs func()
+	cancel    context.CancelFunc
+	done      chan struct{}
+	panics    uint64 // of the panels stopped by reloads
+}
+
+// start runs the panel until stop. It reads aggregate counts on its own
+// goroutines: whatever its hardware does, it cannot hold up an announce.
+func (p *panelPart) start(context.Context) error {
+	devs, hwProblems, closeDevs := openPanel(p.cfg, p.log)
+	p.problems.setHW(hwProblems)
+	if testHookPanel != nil {
+		testHookPanel(p.cfg, devs)
+	}
+	p.shown = p.urls()
+	p.pnl = panel.New(panel.Opts{Name: p.cfg.Name, URLs: p.shown, PageInterval: p.cfg.PageInterval},
+		devs, clock.Real{}, panelSource(p.trk, p.problems), p.log)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.closeDevs, p.cancel, p.done = closeDevs, cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.pnl.Run(ctx, devs.Button)
+	}()
+	p.pnl.Serving()
+	return nil
+}
+
+func (p *panelPart) reload(next config.Config) (change, error) {
+	// The URLs are read when the change commits, after the fronts' changes.
+	return change{commit: func() []string {
+		if reflect.DeepEqual(p.cfg, next.Panel) && slices.Equal(p.shown, p.urls()) {
+			return nil
+		}
+		p.stop(context.Background())
+		p.panics += p.pnl.Panics()
+		p.cfg = next.Panel
+		_ = p.start(context.Background())
+		return nil
+	}}, nil
+}
+
+func (p *panelPart) stop(context.Context) {
+	p.cancel()
+	<-p.done
+	p.closeDevs()
+}
+
+// Panics is how many panics the panel recovered from since Run started.
+func (p *panelPart) Panics() uint64 { return p.panics + p.pnl.Panics() }
 
 // openPanel builds the front panel's devices: the hardware found (auto), a
 // simulation (sim, and auto on a machine without GPIO, which is how a PC runs), or
@@ -36,7 +102,7 @@ func openPanel(cfg config.Panel, log *slog.Logger) (devs panel.Devices, problems
 	})
 	for _, err := range errs {
 		log.Warn("panel: device unavailable; carrying on without it", "err", err)
-		problems = append(problems, "no "+device(err.Error()))
+		problems = append(problems, deviceProblem(err))
 	}
 	devs = panel.Devices{Power: d.Power, Activity: d.Activity, Swarm: d.Swarm, Error: d.Error, Display: d.Display, Button: d.Button}
 	if d.NoHardware {
@@ -70,14 +136,24 @@ func simulated(cfg config.Panel, devs panel.Devices) panel.Devices {
 	return devs
 }
 
-// device names the device a board error is about, as the health page shows it
-// ("led activity: ..." is the activity LED).
-func device(msg string) string {
-	name, _, _ := strings.Cut(msg, ":")
-	if role, ok := strings.CutPrefix(name, "led "); ok {
-		return role + " LED"
+// deviceProblem words a device that cannot be used for the health page, short
+// enough for its one line.
+func deviceProblem(err error) string {
+	var de *hw.DeviceError
+	if !errors.As(err, &de) {
+		return "panel device failed"
 	}
-	return name
+	switch de.Kind {
+	case hw.Missing:
+		return "no " + de.Device
+	case hw.Permission:
+		return de.Device + ": no access"
+	case hw.Busy:
+		return de.Device + " busy"
+	case hw.Invalid, hw.Conflict:
+		return de.Device + " misconfigured"
+	}
+	return de.Device + " failed"
 }
 
 // panelSource reads what the panel shows: the tracker's atomics and the runtime's
@@ -108,29 +184,38 @@ func panelSource(trk *tracker.Tracker, problems *problemList) func() panel.Snaps
 	}
 }
 
-// problemList is what the appliance says needs attention: devices that failed to
-// open, memory that could not be locked, and a configuration reload that failed.
+// problemList is what the appliance says needs attention: a configuration
+// reload that failed, memory that could not be locked, an access list that could
+// not be loaded, and devices that failed to open.
 type problemList struct {
 	mu     sync.Mutex
-	hw     []string
-	memory string // set once, before the panel starts
 	reload string
+	memory string
+	access string
+	hw     []string
 }
 
-func (p *problemList) setReload(s string) {
+func (p *problemList) setReload(s string) { p.set(&p.reload, s) }
+func (p *problemList) setMemory(s string) { p.set(&p.memory, s) }
+func (p *problemList) setAccess(s string) { p.set(&p.access, s) }
+
+func (p *problemList) set(field *string, s string) {
 	p.mu.Lock()
-	p.reload = s
+	*field = s
+	p.mu.Unlock()
+}
+
+func (p *problemList) setHW(l []string) {
+	p.mu.Lock()
+	p.hw = l
 	p.mu.Unlock()
 }
 
 func (p *problemList) list() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.reload == "" && p.memory == "" {
-		return p.hw
-	}
 	var l []string
-	for _, s := range []string{p.reload, p.memory} {
+	for _, s := range []string{p.reload, p.memory, p.access} {
 		if s != "" {
 			l = append(l, s)
 		}

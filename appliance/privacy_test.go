@@ -1,16 +1,21 @@
 package appliance_test
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/privacytest"
 )
 
@@ -24,11 +29,24 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 	cfg.UDP.Listen = []string{"127.0.0.1:0"}
 	cfg.Tracker.AllowIPParam = true
 	cfg.Tracker.FullScrape = true
+	// A private tracker, so that a member's passkey rides in every request (the
+	// path, the query, BEP 41 URL data) and a wrong one is refused: neither may
+	// show in the log.
+	const passkey, wrongKey = "5ec7e7a11ce0b0b5ca1ab1e5f00dcafe", "0badc0de0badc0de0badc0de0badc0de"
+	digest := sha256.Sum256([]byte(passkey))
+	cfg.Access.KeyFile = filepath.Join(t.TempDir(), "passkeys")
+	if err := os.WriteFile(cfg.Access.KeyFile, []byte("alice "+hex.EncodeToString(digest[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if cfg.Access.Mode, err = access.ParseMode("private"); err != nil {
+		t.Fatal(err)
+	}
 	r := start(t, cfg)
-	base, udpAddr := r.urls[0], strings.TrimSuffix(strings.TrimPrefix(r.urls[1], "udp://"), "/announce")
-	scrapeBase := strings.TrimSuffix(base, "announce") + "scrape"
+	root, udpAddr := strings.TrimSuffix(r.urls[0], "/announce"), strings.TrimSuffix(strings.TrimPrefix(r.urls[1], "udp://"), "/announce")
+	base, scrapeBase := root+"/"+passkey+"/announce", root+"/"+passkey+"/scrape"
 
-	var secrets []string
+	secrets := append(privacytest.Encodings([]byte(passkey)), privacytest.Encodings([]byte(wrongKey))...)
 	for i := range 4 {
 		src := fmt.Sprintf("127.0.0.%d", 11+i)
 		claimed := fmt.Sprintf("10.77.%d.%d", 3+i, 41+i)
@@ -58,6 +76,13 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		get(t, src, base+"?"+strings.Replace(q, "left=", "left=-", 1))
 		get(t, src, base+"?info_hash="+url.QueryEscape(hash[:19])+"&peer_id="+url.QueryEscape(peerID)+"&port="+port)
 		get(t, src, scrapeBase+"?info_hash="+url.QueryEscape(hash)+"%ZZ")
+		// The key in the query, and a wrong key, which is refused.
+		if rr := get(t, src, root+"/announce?"+q+"&passkey="+passkey); rr.FailureReason != "" {
+			t.Fatalf("announce with ?passkey=: %s", rr.FailureReason)
+		}
+		if rr := get(t, src, root+"/"+wrongKey+"/announce?"+q); rr.FailureReason == "" {
+			t.Fatal("a wrong passkey was accepted")
+		}
 
 		// The same over UDP, from another address, with a claimed address in the
 		// packet and BEP 41 URL data, and malformed packets.
@@ -67,7 +92,7 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		secrets = append(secrets, usrc, fmt.Sprint(uport), netip.AddrFrom4(uclaimed).String())
 		secrets = append(secrets, records(usrc, fmt.Sprint(uport))...)
 		secrets = append(secrets, records(netip.AddrFrom4(uclaimed).String(), fmt.Sprint(uport))...)
-		udpExchange(t, usrc, udpAddr, hash, peerID, uint16(uport), uclaimed, "/announce?ipv6="+claimed6+"&key="+key)
+		udpExchange(t, usrc, udpAddr, hash, peerID, uint16(uport), uclaimed, "/"+passkey+"/announce?ipv6="+claimed6+"&key="+key)
 	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

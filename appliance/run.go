@@ -10,21 +10,19 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"reflect"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/httptracker"
-	"github.com/swarmlight/swarmlight/appliance/memlock"
-	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/appliance/sdnotify"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 	"github.com/swarmlight/swarmlight/appliance/udptracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // shutdownGrace bounds how long in-flight requests may take once asked to stop;
@@ -41,92 +39,104 @@ const refusalsEvery = 10 * time.Second
 
 // Options are what Run needs besides the configuration.
 type Options struct {
-	// Stdout gets the announce URLs, one per line, once the tracker listens.
+	// Stdout gets the announce URLs, one per line, once the tracker listens, and
+	// those of addresses a reload adds.
 	Stdout io.Writer
 	// Hangup asks for a reload (SIGHUP, systemd's ExecReload): Run calls Reload
-	// and applies what can change while running. Either may be nil.
+	// and applies the configuration it returns. Either may be nil.
 	Hangup <-chan os.Signal
 	Reload func() (config.Config, error)
-	// Level is the logger's level, which a reload changes.
-	Level *slog.LevelVar
+	// Level is the logger's level, and LogHandler the logger's handler, whose
+	// format a reload changes. Either may be nil; a reload then leaves that be.
+	Level      *slog.LevelVar
+	LogHandler *LogHandler
 	// LockMemory locks the process's memory into RAM (memlock.Lock), when
-	// process.lock_memory is on. Tests that run the tracker inside a shared test
-	// process leave it nil.
-	LockMemory func() error
+	// process.lock_memory is on, and UnlockMemory (memlock.Unlock) undoes it when
+	// a reload turns it off. Tests that run the tracker inside a shared test
+	// process leave them nil.
+	LockMemory, UnlockMemory func() error
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight requests and
 // returns nil. Every listener is bound before anything else starts; a listener that
 // cannot be bound is returned as a *config.KeyError naming the key (exit 78). Once
 // listening it logs "listening" (info) for each listener, writes the announce URLs
-// to o.Stdout and tells systemd it is ready.
+// to o.Stdout and tells systemd it is ready. A hangup applies the configuration
+// o.Reload returns, whole and without emptying a swarm, or none of it (reload).
+//
+// The tracker is a list of components (component.go), started in order and
+// stopped in reverse; the next part of the appliance is one more line in it.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) error {
 	stdout := o.Stdout
 	if stdout == nil {
 		stdout = io.Discard
 	}
-	listeners, err := listen(cfg.HTTP.Listen)
+	httpLs, err := bindHTTP(cfg.HTTP.Listen)
 	if err != nil {
 		return err
 	}
-	udpListeners, err := listenUDP(cfg.UDP)
+	udpLs, err := bindUDP(cfg.UDP.Listen, udpListenConfig(cfg))
 	if err != nil {
-		closeAll(listeners)
+		closeAll(mapValues(httpLs))
 		return err
 	}
 
-	memProblem := lockMemory(cfg, o.LockMemory, memlock.Room, log)
+	problems := &problemList{}
 	store := swarm.New(StoreOpts(cfg), clock.Real{})
-	defer store.Close()
-	trk := tracker.New(cfg.Tracker, store)
-	srv := httptracker.New(cfg.HTTP, cfg.Tracker, trk, log)
-	usrv, err := udptracker.New(cfg.Tracker, trk, log, clock.Real{})
+	acc := access.New()
+	trk := tracker.New(trackerConfig(cfg), store, acc)
+	usrv, err := udptracker.New(udpConfig(cfg), trk, log, clock.Real{})
 	if err != nil {
-		closeAll(listeners)
-		closeAll(udpListeners)
+		store.Close()
+		closeAll(mapValues(httpLs))
+		closeAll(mapValues(udpLs))
 		return err
+	}
+	served := make(chan error, 16)
+	hf := &httpFront{srv: httptracker.New(httpConfig(cfg), trk, log), log: log, served: served,
+		addrs: slices.Clone(cfg.HTTP.Listen), ls: httpLs}
+	uf := &udpFront{srv: usrv, log: log, served: served, lc: udpListenConfig(cfg),
+		addrs: slices.Clone(cfg.UDP.Listen), ls: udpLs}
+	urls := func() []string {
+		return append(announceURLs("http", hf.netAddrs()), announceURLs("udp", uf.netAddrs())...)
+	}
+	if testHookRun != nil {
+		testHookRun(trk)
+	}
+	pp := &panelPart{cfg: cfg.Panel, urls: urls, trk: trk, problems: problems, log: log}
+	// Started in this order and stopped in the reverse: memory is locked before
+	// the store holds a peer, and the fronts stop before what they ask.
+	parts := []component{
+		logPart{o},
+		&memoryPart{o: o, cfg: cfg, log: log, problems: problems},
+		storePart{store, log},
+		// The last counts, once the fronts have stopped and before the store
+		// lets go of its peers.
+		stopHook(func() {
+			trk.Refusals().Log(log)
+			logStats(log, trk.Stats(), usrv.Stats(), hf.srv.Stats(), pp.Panics())
+		}),
+		&accessPart{acc: acc, opts: accessOpts(cfg), log: log, problems: problems},
+		trackerPart{trk},
+		hf,
+		uf,
+		pp,
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go store.Run(ctx, log)
-
-	served := make(chan error, len(listeners)+len(udpListeners))
-	for _, l := range listeners {
-		go func() { served <- srv.Serve(l) }()
-		log.Info("listening", "proto", "http", "addr", l.Addr().String())
-	}
-	udpDone := make(chan struct{})
-	var udpServing sync.WaitGroup
-	for _, l := range udpListeners {
-		udpServing.Add(1)
-		go func() {
-			defer udpServing.Done()
-			if err := usrv.Serve(l); err != nil {
-				served <- err
+	for i, p := range parts {
+		if err := p.start(ctx); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				parts[j].stop(ctx)
 			}
-		}()
-		log.Info("listening", "proto", "udp", "addr", l.Addr().String())
+			return fmt.Errorf("start: %w", err)
+		}
 	}
-	go func() { udpServing.Wait(); close(udpDone) }()
-	urls := append(announceURLs("http", addrsOf(listeners)), announceURLs("udp", addrsOf(udpListeners))...)
-	for _, u := range urls {
+	shown := urls()
+	for _, u := range shown {
 		fmt.Fprintln(stdout, u)
 	}
-
-	// The panel reads aggregate counts on its own goroutines; whatever its hardware
-	// does, it cannot hold up an announce.
-	devs, hwProblems, closePanel := openPanel(cfg.Panel, log)
-	problems := &problemList{hw: hwProblems, memory: memProblem}
-	pnl := panel.New(panel.Opts{Name: cfg.Panel.Name, URLs: urls, PageInterval: cfg.Panel.PageInterval},
-		devs, clock.Real{}, panelSource(trk, problems), log)
-	panelCtx, stopPanel := context.WithCancel(context.Background())
-	panelDone := make(chan struct{})
-	go func() {
-		defer close(panelDone)
-		pnl.Run(panelCtx, devs.Button)
-	}()
-	pnl.Serving()
 	notify(log, sdnotify.Ready)
 	var watchdog <-chan time.Time
 	if every, ok := sdnotify.WatchdogInterval(); ok {
@@ -155,13 +165,15 @@ loop:
 				break loop
 			}
 		case <-tick.C:
-			logStats(log, trk.Stats(), usrv.Stats(), srv.Stats(), pnl.Panics())
+			logStats(log, trk.Stats(), usrv.Stats(), hf.srv.Stats(), pp.Panics())
 		case <-refusalsTick.C:
 			trk.Refusals().Log(log)
 		case <-watchdog:
 			notify(log, sdnotify.Watchdog)
 		case <-o.Hangup:
-			reload(log, cfg, o, problems)
+			if reload(log, parts, o, problems) {
+				shown = printNew(stdout, shown, urls())
+			}
 		}
 	}
 
@@ -169,43 +181,21 @@ loop:
 	notify(log, sdnotify.Stopping)
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
-	// UDP has no requests in flight between packets: closing the sockets ends it.
-	closeAll(udpListeners)
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("stopping: requests still in flight were cut off", "err", err)
+	for i := len(parts) - 1; i >= 0; i-- {
+		parts[i].stop(sctx)
 	}
-	<-udpDone
-	stopPanel()
-	<-panelDone
-	closePanel()
-	trk.Refusals().Log(log)
-	logStats(log, trk.Stats(), usrv.Stats(), srv.Stats(), pnl.Panics())
 	log.Info("stopped")
 	return serveErr
 }
 
-// StoreOpts is the peer store's part of the configuration.
-func StoreOpts(cfg config.Config) swarm.Opts {
-	return swarm.Opts{
-		PeerTimeout:          cfg.Tracker.PeerTimeout,
-		MaxTorrents:          cfg.Swarm.MaxTorrents,
-		MaxPeers:             cfg.Swarm.MaxPeers,
-		MaxPeersPerTorrent:   cfg.Swarm.MaxPeersPerTorrent,
-		MaxMemory:            cfg.Swarm.MaxMemory,
-		Retention:            cfg.Tracker.TorrentRetention,
-		SourceMaxNewTorrents: cfg.Swarm.SourceMaxNewTorrents,
-		SourceWindow:         cfg.Swarm.SourceWindow,
-		SourceMaxPeers:       cfg.Swarm.SourceMaxPeers,
-	}
-}
-
-// reload re-reads the configuration. A bad one changes nothing and shows on the
-// panel until a good one is loaded; a good one changes the log level at once, and
-// anything else it changes is named, to be applied by a restart.
-func reload(log *slog.Logger, running config.Config, o Options, problems *problemList) {
+// reload applies the configuration o.Reload returns, whole or not at all: a bad
+// one, or one with an address that cannot be bound, changes nothing, is logged,
+// and shows on the panel (the error LED) until a good one is loaded. It reports
+// whether it applied one.
+func reload(log *slog.Logger, parts []component, o Options, problems *problemList) bool {
 	if o.Reload == nil {
 		log.Warn("reload: not available; restart to apply configuration changes")
-		return
+		return false
 	}
 	notify(log, sdnotify.Reloading)
 	defer notify(log, sdnotify.Ready)
@@ -213,34 +203,45 @@ func reload(log *slog.Logger, running config.Config, o Options, problems *proble
 	if err != nil {
 		log.Error("reload: the new configuration has problems; keeping the running one", "err", err)
 		problems.setReload("config reload failed")
-		return
+		return false
+	}
+	changes := make([]change, 0, len(parts))
+	for _, p := range parts {
+		c, err := p.reload(next)
+		if err != nil {
+			for _, c := range changes {
+				if c.cancel != nil {
+					c.cancel()
+				}
+			}
+			log.Error("reload: the new configuration cannot be applied; keeping the running one", "err", err)
+			problems.setReload("config reload failed")
+			return false
+		}
+		changes = append(changes, c)
 	}
 	problems.setReload("")
-	if o.Level != nil {
-		o.Level.Set(next.Log.Level)
-	}
 	var restart []string
-	for _, sec := range []struct {
-		name      string
-		was, next any
-	}{
-		{"http", running.HTTP, next.HTTP},
-		{"udp", running.UDP, next.UDP},
-		{"tracker", running.Tracker, next.Tracker},
-		{"swarm", running.Swarm, next.Swarm},
-		{"panel", running.Panel, next.Panel},
-		{"log.format", running.Log.Format, next.Log.Format},
-		{"process", running.Process, next.Process},
-	} {
-		if !reflect.DeepEqual(sec.was, sec.next) {
-			restart = append(restart, sec.name)
+	for _, c := range changes {
+		if c.commit != nil {
+			restart = append(restart, c.commit()...)
 		}
 	}
+	log.Info("reload: configuration reloaded", "log_level", next.Log.Level.String(), "log_format", next.Log.Format)
 	if len(restart) > 0 {
-		log.Warn("reload: log level applied; restart to apply the rest", "changed", strings.Join(restart, ","))
-		return
+		log.Warn("reload: restart to apply the rest", "needs_restart", strings.Join(restart, ","))
 	}
-	log.Info("reload: configuration reloaded", "log_level", next.Log.Level.String())
+	return true
+}
+
+// printNew writes the URLs in now that were not in shown, and returns now.
+func printNew(w io.Writer, shown, now []string) []string {
+	for _, u := range now {
+		if !slices.Contains(shown, u) {
+			fmt.Fprintln(w, u)
+		}
+	}
+	return now
 }
 
 // notify tells systemd, and logs (once per kind of message is plenty) if it cannot.
@@ -250,46 +251,10 @@ func notify(log *slog.Logger, state string) {
 	}
 }
 
-// listen and listenUDP bind every address before anything serves, so a bad address
-// is a configuration error and the process has not half-started.
-func listen(addrs []string) ([]net.Listener, error) {
-	var ls []net.Listener
-	for _, a := range addrs {
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			closeAll(ls)
-			return nil, &config.KeyError{Key: "http.listen", Problem: fmt.Sprintf("%q: %s", a, config.BindProblem(err))}
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
-func listenUDP(cfg config.UDP) ([]*udptracker.Listener, error) {
-	var ls []*udptracker.Listener
-	for _, a := range cfg.Listen {
-		l, err := udptracker.Listen(a, cfg)
-		if err != nil {
-			closeAll(ls)
-			return nil, &config.KeyError{Key: "udp.listen", Problem: fmt.Sprintf("%q: %s", a, config.BindProblem(err))}
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
 func closeAll[C io.Closer](cs []C) {
 	for _, c := range cs {
 		c.Close()
 	}
-}
-
-func addrsOf[L interface{ Addr() net.Addr }](ls []L) []net.Addr {
-	addrs := make([]net.Addr, len(ls))
-	for i, l := range ls {
-		addrs[i] = l.Addr()
-	}
-	return addrs
 }
 
 // logStats logs aggregate counts only: nothing that identifies a peer or a torrent.

@@ -9,14 +9,32 @@
 # address and no route, and no host firewall sees the traffic. The namespaces have
 # no IPv6 and no route but their own /24: nothing can leave.
 #
-# Runs, each with a fresh tracker and fresh client state:
-#   http        torrent announcing to http://TRACKER:6969/announce;
-#               transmission seeds, aria2 downloads
-#   udp         the same over udp://TRACKER:6969/announce (BEP 15); libtorrent
-#               seeds, transmission downloads. So every client moves data, and
-#               transmission both seeds and downloads.
-#   no-tracker  the udp run with no tracker running: not a connection, not a byte
-#               between the clients, which proves they had no other way to meet.
+# First a check, then runs, each with a fresh tracker and fresh client state:
+#   bep41        does each client send the path of a udp:// announce URL
+#                (udp://TRACKER:6969/KEY/announce) as BEP 41 URL data? A stand-in
+#                tracker (scripts/e2e_bep41.py) records each client's first announce
+#                and shows the bytes after offset 98, the key redacted. Only a client
+#                that sends it can use a passkey over UDP; the private-udp run uses
+#                those (libtorrent: transmission 3.00 and aria2 1.36 send none).
+#   http         torrent announcing to http://TRACKER:6969/announce;
+#                transmission seeds, aria2 downloads
+#   udp          the same over udp://TRACKER:6969/announce (BEP 15); libtorrent
+#                seeds, transmission downloads. So every client moves data, and
+#                transmission both seeds and downloads.
+#   no-tracker   the udp run with no tracker running: not a connection, not a byte
+#                between the clients, which proves they had no other way to meet.
+#   listed       access.mode listed, the allow list holding torrent A only (added by
+#                `swarmlight list add A.torrent`): A moves data over HTTP
+#                (transmission -> aria2); B, the same file in other pieces, over UDP
+#                (libtorrent -> a second libtorrent) is told "torrent not tracked
+#                here", and its two clients never connect.
+#   private-http access.mode private, keys made by `swarmlight key add`; the torrent
+#                is marked private (BEP 27) and each client announces to its own
+#                http://TRACKER:6969/KEY/announce (transmission -> aria2).
+#   private-udp  the same over udp://TRACKER:6969/KEY/announce (BEP 41), between
+#                two libtorrents, the client the bep41 check shows sending the key.
+#   wrong-key    private-http, but the downloader's key was never issued: it is
+#                told "missing or invalid passkey" and never meets the seeder.
 # In every client of every run DHT, PEX, local peer discovery and UPnP/NAT-PMP are
 # off (see "Clients" below for how each is told).
 # After each download an HTTP scrape must report complete >= 1 and downloaded >= 1,
@@ -28,7 +46,9 @@
 #
 # Environment: SWARMLIGHT_BIN=PATH tests that binary instead of building one;
 # E2E_RUN_TIMEOUT (seconds per run, default 120); E2E_NEGATIVE_TIMEOUT (default 20);
-# E2E_KEEP=1 keeps the temp dir (logs, torrents) for a look afterwards.
+# E2E_KEEP=1 keeps the temp dir (logs, torrents) for a look afterwards;
+# E2E_ONLY="bep41 listed" runs only the runs named (a check of one part while
+# working on it; `make test` runs them all).
 set -euo pipefail
 export LC_ALL=C # byte-wise grep on bencoded replies, and a '.' in EPOCHREALTIME
 cd "$(dirname "$0")/.."
@@ -178,6 +198,12 @@ else
 	say "built swarmlight in $(since "$t")"
 fi
 
+# The tracker and its CLI read SWARMLIGHT_* variables over the run's config file:
+# none may come in from the caller's environment.
+for v in "${!SWARMLIGHT_@}"; do
+	[ "$v" = SWARMLIGHT_BIN ] || unset "$v"
+done
+
 # ---------------------------------------------------------------------------------
 # Network. 10.231.N.0/24 exists only inside our namespaces, so it cannot clash with
 # the host's networks; still, pick an N the host does not use, to keep logs
@@ -198,9 +224,12 @@ ns_tracker=$id-tracker
 ns_transmission=$id-transmission
 ns_aria2=$id-aria2
 ns_libtorrent=$id-libtorrent
+ns_libtorrent2=$id-libtorrent2
 tracker_ip=$subnet.1
-declare -A addr_of=([transmission]=$subnet.2 [aria2]=$subnet.3 [libtorrent]=$subnet.4)
-declare -A ns_of=([transmission]=$ns_transmission [aria2]=$ns_aria2 [libtorrent]=$ns_libtorrent)
+# libtorrent2 is a second libtorrent peer: the only client that sends a UDP URL's
+# path (BEP 41) is libtorrent, and a private UDP swarm needs two of them.
+declare -A addr_of=([transmission]=$subnet.2 [aria2]=$subnet.3 [libtorrent]=$subnet.4 [libtorrent2]=$subnet.5)
+declare -A ns_of=([transmission]=$ns_transmission [aria2]=$ns_aria2 [libtorrent]=$ns_libtorrent [libtorrent2]=$ns_libtorrent2)
 
 # new_ns NAME: a namespace with loopback up and IPv6 off (no link-local addresses,
 # so no IPv6 path of any kind between the clients).
@@ -223,7 +252,8 @@ ip -n "$ns_switch" link add br0 type bridge ||
 ip -n "$ns_switch" link set br0 up
 port=0
 for pair in "$ns_tracker:$tracker_ip" "$ns_transmission:${addr_of[transmission]}" \
-	"$ns_aria2:${addr_of[aria2]}" "$ns_libtorrent:${addr_of[libtorrent]}"; do
+	"$ns_aria2:${addr_of[aria2]}" "$ns_libtorrent:${addr_of[libtorrent]}" \
+	"$ns_libtorrent2:${addr_of[libtorrent2]}"; do
 	ns=${pair%%:*} addr=${pair#*:}
 	new_ns "$ns"
 	port=$((port + 1))
@@ -246,7 +276,7 @@ for pair in "$ns_tracker:$tracker_ip" "$ns_transmission:${addr_of[transmission]}
 		esac
 	done
 done
-say "network: bridge in $ns_switch, tracker $tracker_ip, transmission ${addr_of[transmission]}, aria2 ${addr_of[aria2]}, libtorrent ${addr_of[libtorrent]} (/24 and multicast only) in $(since "$t")"
+say "network: bridge in $ns_switch, tracker $tracker_ip, transmission ${addr_of[transmission]}, aria2 ${addr_of[aria2]}, libtorrent ${addr_of[libtorrent]} and ${addr_of[libtorrent2]} (/24 and multicast only) in $(since "$t")"
 
 # ---------------------------------------------------------------------------------
 # The payload: random bytes, so nothing but a real transfer can produce the hash.
@@ -314,17 +344,55 @@ stop() {
 	unset "procs[$1]"
 }
 
+# write_config [MODE]: the run's own config file, so neither /etc/swarmlight nor
+# ./configs leaks in; the defaults stay in force except the log level (logs never
+# hold peer data), a peer timeout short enough that a client that leaves without
+# saying so is gone within the run, and the access mode (open by default) with its
+# list and key files in the run's directory. The CLI (key add, list add) reads the
+# same file as the tracker.
+write_config() {
+	local mode=${1:-open}
+	printf 'log:\n  level: debug\ntracker:\n  interval: 10s\n  min_interval: 5s\n  peer_timeout: 15s\n' >"$rundir/swarmlight.yaml"
+	if [ "$mode" != open ]; then
+		: >"$rundir/allow.list"
+		: >"$rundir/deny.list"
+		printf 'access:\n  mode: %s\n  allow_file: %s\n  deny_file: %s\n  key_file: %s\n' \
+			"$mode" "$rundir/allow.list" "$rundir/deny.list" "$rundir/passkeys" >>"$rundir/swarmlight.yaml"
+	fi
+}
+
+# cli ARGS...: the tracker's command line, on the run's config, its output in
+# cli.txt, not a .log: key add prints a key, and a failed run shows its *.log
+# files (the file stays only with E2E_KEEP=1).
+cli() {
+	printf '$ swarmlight %s\n' "$*" >>"$rundir/cli.txt"
+	"$bin" "$@" --config "$rundir/swarmlight.yaml" 2>&1 | tee -a "$rundir/cli.txt"
+	return "${PIPESTATUS[0]}"
+}
+
+# make_key LABEL: a member key from `swarmlight key add LABEL`, in key_of[LABEL].
+# The key is the 32 hex digits it prints once; the member URLs it prints must
+# carry it.
+make_key() {
+	local out k
+	if ! out=$(cli key add "$1"); then
+		grep -q 'unknown command "key"' <<<"$out" && fail "this swarmlight has no \`key\` command: a private run needs \`swarmlight key add\`"
+		fail "swarmlight key add $1 failed: $(tail -n 3 <<<"$out")"
+	fi
+	k=$(grep -oE '(^|[^0-9a-f])[0-9a-f]{32}([^0-9a-f]|$)' <<<"$out" | grep -oE '[0-9a-f]{32}' | head -n1) ||
+		fail "swarmlight key add $1 printed no 32-hex-digit key"
+	grep -qF "/$k/announce" <<<"$out" || fail "swarmlight key add $1 printed no announce URL with its key"
+	key_of[$1]=$k
+	say "$run: key add $1: a new key (printed once, with its member URLs)"
+}
+
 # start_tracker PROTO: a fresh swarmlight in its namespace, serving HTTP (always:
 # the scrape check uses it) and, for udp, UDP on the same port. Ready once it has
 # printed every announce URL this run needs, which it does after binding.
 start_tracker() {
 	local proto=$1 t
 	t=$(now_us)
-	# Our own config file, so neither /etc/swarmlight nor ./configs leaks in; the
-	# defaults stay in force except the log level (logs never hold peer data) and a
-	# peer timeout short enough that a client that leaves without saying so is gone
-	# within the run.
-	printf 'log:\n  level: debug\ntracker:\n  interval: 10s\n  min_interval: 5s\n  peer_timeout: 15s\n' >"$rundir/swarmlight.yaml"
+	[ -f "$rundir/swarmlight.yaml" ] || write_config
 	local args=(serve --config "$rundir/swarmlight.yaml" --http.listen "$tracker_ip:$PORT")
 	want_urls=("http://$tracker_ip:$PORT/announce")
 	if [ "$proto" = udp ]; then
@@ -424,9 +492,9 @@ start_aria2() {
 	fi
 	# With its DHT off, aria2 answers udp:// with "udp is not supported yet": it
 	# sends UDP tracker requests through its DHT socket. So no udp:// for aria2.
-	case $torrent_url in
-	udp://*) fail "aria2 cannot announce to $torrent_url with its DHT off; use it with http:// only" ;;
-	esac
+	if transmission-show "$torrent" | grep -q 'udp://'; then
+		fail "aria2 cannot announce to a udp:// URL with its DHT off; use it with http:// only"
+	fi
 	# --seed-ratio=0.0: seed until stopped (the downloader too, so the scrape sees
 	# it complete); --stop-with-process: exit if this script is gone.
 	spawn aria2 "$ns_aria2" "$rundir/aria2.out" "$rundir/aria2.err" \
@@ -445,20 +513,39 @@ aria2_seeding() { grep -q 'Seeder state' "$rundir/aria2.log" 2>/dev/null; }
 
 # start_libtorrent ROLE TORRENT: scripts/e2e_libtorrent.py, bound to its address.
 # Its deadline (to seed, or to complete the download) is what is left of the run's;
-# once done it seeds until stopped, like the others.
-start_libtorrent() {
-	local role=$1 torrent=$2 dir=$rundir/libtorrent mode=download
+# once done it seeds until stopped, like the others. start_libtorrent2 is a second
+# one, in a namespace of its own.
+start_libtorrent() { start_lt libtorrent "$@"; }
+start_libtorrent2() { start_lt libtorrent2 "$@"; }
+start_lt() {
+	local name=$1 role=$2 torrent=$3 dir=$rundir/$1 mode=download
 	mkdir -p "$dir/data"
 	if [ "$role" = seed ]; then
 		cp "$payload" "$dir/data/"
 		mode=seed # it checks the copy, then seeds it
 	fi
-	spawn libtorrent "$ns_libtorrent" "$rundir/libtorrent.log" "$rundir/libtorrent.err" \
+	spawn "$name" "${ns_of[$name]}" "$rundir/$name.log" "$rundir/$name.err" \
 		env HOME="$dir" "${PY[@]}" "$lt_driver" "$mode" --torrent "$torrent" \
-		--save-dir "$dir/data" --listen "${addr_of[libtorrent]}:6881" \
+		--save-dir "$dir/data" --listen "${addr_of[$name]}:6881" \
 		--deadline $(((deadline - $(now_us)) / 1000000))
 }
 libtorrent_seeding() { grep -q '] seeding: ' "$rundir/libtorrent.log" 2>/dev/null; }
+libtorrent2_seeding() { grep -q '] seeding: ' "$rundir/libtorrent2.log" 2>/dev/null; }
+
+# told CLIENT REASON: the client's log shows the tracker's failure reason. Over UDP
+# libtorrent 2.0.8 reports the failure without its text (the tracker does send it:
+# the refused line of the tracker's log, see tracker_refused, counts it by reason).
+told() {
+	case $1 in
+	libtorrent*) grep -qF -e "tracker failure reason: $2" -e 'tracker sent a failure message ""' "$rundir/$1.log" 2>/dev/null ;;
+	aria2) grep -qF "$2" "$rundir/aria2.log" 2>/dev/null ;;
+	transmission) grep -qF "$2" "$rundir/transmission.log" 2>/dev/null ;;
+	esac
+}
+
+# tracker_refused FRONT REASON: the tracker's aggregate refused line (logged every
+# 10 s while it refuses) counts refusals of REASON on FRONT (http or udp).
+tracker_refused() { grep -qF "\"$1: $2\"=" "$rundir/tracker.log"; }
 
 # leecher_done: the downloader's copy is complete and its SHA-256 is the payload's.
 # Transmission keeps a .part name until done, aria2 and libtorrent write in place:
@@ -470,35 +557,37 @@ leecher_done() {
 		[ "$(sha256sum "$f" | cut -d' ' -f1)" = "$payload_sha" ]
 }
 
-# leecher_bytes: payload bytes the downloader has written (allocated blocks, so a
-# sparse preallocated file counts only what arrived), in payload.bin or
-# transmission's payload.bin.part; aria2's own payload.bin.aria2 does not count.
+# leecher_bytes [LEECHER]: payload bytes the downloader has written (allocated
+# blocks, so a sparse preallocated file counts only what arrived), in payload.bin
+# or transmission's payload.bin.part; aria2's own payload.bin.aria2 does not count.
 leecher_bytes() {
-	find "$rundir/$leecher/data" -type f \( -name payload.bin -o -name payload.bin.part \) \
+	find "$rundir/${1:-$leecher}/data" -type f \( -name payload.bin -o -name payload.bin.part \) \
 		-printf '%b\n' | awk '{ n += $1 } END { print n * 512 }'
 }
 
-# peers_met: the two clients have a TCP connection, or the downloader has payload
-# bytes; says which in met_how.
+# peers_met [SEEDER LEECHER]: the two clients have a TCP connection, or the
+# downloader has payload bytes; says which in met_how.
 peers_met() {
-	local conns bytes
-	conns=$(ip netns exec "${ns_of[$leecher]}" ss -Htn state established dst "${addr_of[$seeder]}")
-	bytes=$(leecher_bytes)
+	local s=${1:-$seeder} l=${2:-$leecher} conns bytes
+	conns=$(ip netns exec "${ns_of[$l]}" ss -Htn state established dst "${addr_of[$s]}")
+	bytes=$(leecher_bytes "$l")
 	if [ -n "$conns" ]; then
-		met_how="$leecher has a TCP connection with $seeder"
+		met_how="$l has a TCP connection with $s"
 	elif [ "$bytes" != 0 ]; then
-		met_how="$leecher has $bytes bytes of the payload"
+		met_how="$l has $bytes bytes of the payload"
 	else
 		return 1
 	fi
 }
 
 # scrape: the tracker's counts for our torrent, over HTTP from the downloader's
-# namespace, as "complete=N downloaded=N incomplete=N".
+# namespace, as "complete=N downloaded=N incomplete=N". In a private run it
+# presents scrape_key, a member's key.
 scrape() {
-	local reply key n out=()
+	local reply key n out=() path=/scrape
+	if [ -n "${scrape_key:-}" ]; then path=/$scrape_key/scrape; fi
 	reply=$(ip netns exec "${ns_of[$leecher]}" curl -sS --max-time 5 \
-		"http://$tracker_ip:$PORT/scrape?info_hash=$hash_escaped" | tr -d '\0') || return 1
+		"http://$tracker_ip:$PORT$path?info_hash=$hash_escaped" | tr -d '\0') || return 1
 	for key in complete downloaded incomplete; do
 		# bencode: <len>:<key>i<n>e. "8:complete" is not a suffix of "10:incomplete".
 		n=$(grep -aoE "${#key}:${key}i[0-9]+e" <<<"$reply" | head -n1) || true
@@ -527,45 +616,95 @@ scrape_left() {
 
 # ---------------------------------------------------------------------------------
 # One run.
-# run_swarm RUN PROTO SEEDER LEECHER EXPECT
-#   PROTO: http or udp (the torrent's announce URL); SEEDER/LEECHER: transmission,
-#   aria2 (http only) or libtorrent; EXPECT: complete (tracker running) or stall (no
-#   tracker at all).
-run_swarm() {
-	run=$1 proto=$2 seeder=$3 leecher=$4
-	local expect=$5 t rc
-	rundir=$work/$run
-	mkdir -p "$rundir"
-	deadline=$(($(now_us) + RUN_TIMEOUT * 1000000))
-	declare -gA procs=()
 
-	torrent_url=$proto://$tracker_ip:$PORT/announce
-	local torrent=$rundir/payload.torrent
-	local out
-	out=$(mktorrent -l "$PIECE_LOG2" -a "$torrent_url" -o "$torrent" "$payload" 2>&1) ||
+# make_torrent FILE URL [mktorrent options]: a torrent of the payload announcing to
+# URL, and its info-hash in `hash`.
+make_torrent() {
+	local file=$1 url=$2 out
+	shift 2
+	out=$(mktorrent -l "$PIECE_LOG2" "$@" -a "$url" -o "$file" "$payload" 2>&1) ||
 		fail "mktorrent failed: $out"
-	local hash
-	hash=$(transmission-show "$torrent" | sed -n 's/^ *Hash\( v1\)\{0,1\}: *\([0-9a-f]\{40\}\)$/\2/p')
-	[ -n "$hash" ] || fail "no info-hash from transmission-show"
-	# The 20 raw bytes, url-escaped: %XX for every pair of hex digits.
-	# shellcheck disable=SC2001 # ${var//} has no "every pair of characters"
-	hash_escaped=$(sed 's/../%&/g' <<<"$hash")
-	say "$run: torrent for $torrent_url, info-hash $hash"
+	hash=$(transmission-show "$file" | sed -n 's/^ *Hash\( v1\)\{0,1\}: *\([0-9a-f]\{40\}\)$/\2/p')
+	[ -n "$hash" ] || fail "no info-hash from transmission-show $file"
+}
 
-	if [ "$expect" = complete ]; then
-		start_tracker "$proto"
+# escape HASH: the 20 raw bytes, url-escaped: %XX for every pair of hex digits.
+# shellcheck disable=SC2001 # ${var//} has no "every pair of characters"
+escape() { sed 's/../%&/g' <<<"$1"; }
+
+# announce_reply URL_PATH HASH: a bare announce for HASH to http://TRACKER:6969/PATH
+# from the downloader's namespace, as curl sees it (NULs dropped).
+announce_reply() {
+	ip netns exec "${ns_of[$leecher]}" curl -sS --max-time 5 \
+		"http://$tracker_ip:$PORT$1?info_hash=$(escape "$2")&peer_id=-E2E001-000000000001&port=6999&left=0" |
+		tr -d '\0'
+}
+
+# refused REASON REPLY: REPLY is a bencoded failure with exactly that reason.
+refused() { grep -qF "14:failure reason${#1}:$1" <<<"$2"; }
+# printable TEXT: TEXT with every byte that is not printable ASCII shown as '.'.
+printable() { tr -c '[:print:]' '.' <<<"$1"; }
+
+# run_swarm PROTO SEEDER LEECHER EXPECT [ACCESS]
+#   PROTO: http or udp (the torrent's announce URL); SEEDER/LEECHER: transmission,
+#   aria2 (http only), libtorrent or libtorrent2; EXPECT: complete (tracker
+#   running), stall (no tracker at all) or wrong-key (the leecher's key was never
+#   issued); ACCESS: open (default) or private, where each client has its own key
+#   URL in its own copy of the torrent, marked private.
+run_swarm() {
+	proto=$1 seeder=$2 leecher=$3
+	local expect=$4 access=${5:-open} t rc c
+	declare -gA key_of=() torrent_of=()
+
+	write_config "$access"
+	if [ "$access" = private ]; then
+		make_key "$seeder"
+		if [ "$expect" = wrong-key ]; then
+			# 128 random bits no one issued: the shape of a key, and not one.
+			key_of[$leecher]=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+		else
+			make_key "$leecher"
+		fi
+		# The seeder's key reads the counts: the leecher's may be a wrong one.
+		scrape_key=${key_of[$seeder]}
+		local want_hash=
+		for c in "$seeder" "$leecher"; do
+			torrent_url=$proto://$tracker_ip:$PORT/${key_of[$c]}/announce
+			# -p: private (BEP 27), so clients meet only through this tracker.
+			make_torrent "$rundir/$c.torrent" "$torrent_url" -p
+			transmission-show "$rundir/$c.torrent" | grep -q 'Private torrent' ||
+				fail "$c's copy of the torrent is not marked private"
+			torrent_of[$c]=$rundir/$c.torrent
+			# The announce URL lies outside the info dictionary: one swarm.
+			[ -z "$want_hash" ] || [ "$hash" = "$want_hash" ] ||
+				fail "$c's copy of the torrent has info-hash $hash, the seeder's $want_hash"
+			want_hash=$hash
+		done
+		say "$run: private torrent (BEP 27), info-hash $hash; $seeder and $leecher each announce to $proto://$tracker_ip:$PORT/<own key>/announce"
 	else
+		scrape_key=
+		torrent_url=$proto://$tracker_ip:$PORT/announce
+		make_torrent "$rundir/payload.torrent" "$torrent_url"
+		torrent_of[$seeder]=$rundir/payload.torrent
+		torrent_of[$leecher]=$rundir/payload.torrent
+		say "$run: torrent for $torrent_url, info-hash $hash"
+	fi
+	hash_escaped=$(escape "$hash")
+
+	if [ "$expect" = stall ]; then
 		say "$run: no tracker at $tracker_ip; otherwise exactly the $proto run's setup"
+	else
+		start_tracker "$proto"
 	fi
 
 	t=$(now_us)
-	"start_$seeder" seed "$torrent"
+	"start_$seeder" seed "${torrent_of[$seeder]}"
 	rc=0
 	poll 30 "${seeder}_seeding" || rc=$?
 	[ "$rc" = 0 ] || fail "$seeder did not verify its copy and start seeding within 30 s"
 	say "$run: $seeder verified its copy and seeds ($(since "$t"))"
 
-	if [ "$expect" = complete ]; then
+	if [ "$expect" != stall ]; then
 		# Start the downloader only once the tracker knows the seeder, so its first
 		# announce already returns a peer and the timing below is the transfer's.
 		t=$(now_us)
@@ -574,21 +713,45 @@ run_swarm() {
 		[ "$rc" = 0 ] || fail "tracker never listed $seeder as a seeder (last scrape: ${last_scrape:-none})"
 		say "$run: tracker lists the seeder: ${last_scrape} ($(since "$t"))"
 	fi
+	if [ "$access" = private ]; then
+		# The door itself: the same announce and scrape, without a key, are refused.
+		local reason="missing or invalid passkey" reply
+		reply=$(announce_reply /announce "$hash")
+		refused "$reason" "$reply" || fail "an announce without a key was not refused with \"$reason\": $(printable "$reply")"
+		reply=$(ip netns exec "${ns_of[$leecher]}" curl -sS --max-time 5 \
+			"http://$tracker_ip:$PORT/scrape?info_hash=$hash_escaped" | tr -d '\0')
+		refused "$reason" "$reply" || fail "a scrape without a key was not refused with \"$reason\": $(printable "$reply")"
+		say "$run: without a key, announce and scrape are refused: \"$reason\""
+	fi
 
 	t=$(now_us)
-	"start_$leecher" leech "$torrent"
-	if [ "$expect" = stall ]; then
+	"start_$leecher" leech "${torrent_of[$leecher]}"
+	case $expect in
+	stall | wrong-key)
 		# Not the whole file, not a byte of it, not even a connection: any of these
 		# means the two peers met some other way.
 		rc=0
 		poll "$NEG_TIMEOUT" peers_met || rc=$?
 		case $rc in
-		0) fail "with no tracker running, $met_how: the peers met some other way" ;;
-		2) fail "a client exited during the no-tracker wait" ;;
+		0) fail "$met_how: the peers met some other way" ;;
+		2) fail "a client exited during the wait" ;;
 		esac
-		say "$run: without a tracker, no connection and 0 bytes between $seeder and $leecher in $(since "$t"), as it must"
+		if [ "$expect" = stall ]; then
+			say "$run: without a tracker, no connection and 0 bytes between $seeder and $leecher in $(since "$t"), as it must"
+			return 0
+		fi
+		local reason="missing or invalid passkey" reply
+		told "$leecher" "$reason" || fail "$leecher's log does not show the tracker's \"$reason\""
+		reply=$(announce_reply "/${key_of[$leecher]}/announce" "$hash")
+		refused "$reason" "$reply" || fail "an announce with the wrong key was not refused with \"$reason\": $(printable "$reply")"
+		say "$run: with a wrong key $leecher is told \"$reason\", and gets no connection and 0 bytes from $seeder in $(since "$t")"
+		stop "$leecher" INT
+		stop "$seeder" INT
+		stop tracker
+		[ "$status" = 0 ] || fail "tracker exited with status $status on SIGTERM, not 0"
 		return 0
-	fi
+		;;
+	esac
 
 	rc=0
 	poll "$RUN_TIMEOUT" leecher_done || rc=$?
@@ -597,7 +760,13 @@ run_swarm() {
 	2) fail "a client exited before the download completed" ;;
 	*) fail "$leecher did not complete the download within the run's $RUN_TIMEOUT s" ;;
 	esac
+	finish_swarm
+}
 
+# finish_swarm: after a download, the tracker counts it; once both clients leave,
+# the swarm empties and its snatch outlives it; the tracker stops cleanly.
+finish_swarm() {
+	local t rc
 	# The downloader announces event=completed and stays as a seeder: the tracker
 	# must count at least one seeder and one completed download.
 	t=$(now_us)
@@ -623,6 +792,124 @@ run_swarm() {
 	say "$run: tracker stopped cleanly on SIGTERM"
 }
 
+# run_listed: access.mode listed. Torrent A is on the allow list and moves over
+# HTTP from transmission to aria2; torrent B (the same file in half-size pieces,
+# so another info-hash) is not, and over UDP neither libtorrent hears of the other.
+run_listed() {
+	local t rc a_hash b_hash b_torrent=$rundir/b.torrent reason="torrent not tracked here" reply
+	write_config listed
+	proto=http seeder=transmission leecher=aria2 scrape_key=
+	torrent_url=http://$tracker_ip:$PORT/announce
+	make_torrent "$rundir/a.torrent" "$torrent_url"
+	a_hash=$hash
+	PIECE_LOG2=$((PIECE_LOG2 - 1)) make_torrent "$b_torrent" "udp://$tracker_ip:$PORT/announce"
+	b_hash=$hash
+	[ "$a_hash" != "$b_hash" ] || fail "torrents A and B have the same info-hash"
+	hash=$a_hash hash_escaped=$(escape "$a_hash")
+	cli list add "$rundir/a.torrent" >/dev/null || fail "swarmlight list add a.torrent failed: $(tail -n 3 "$rundir/cli.txt")"
+	grep -qi "$a_hash" "$rundir/allow.list" || fail "swarmlight list add a.torrent left A's info-hash out of the allow list"
+	! grep -qi "$b_hash" "$rundir/allow.list" || fail "B's info-hash is in the allow list"
+	say "$run: swarmlight list add a.torrent: allow list holds A ($a_hash), not B ($b_hash)"
+	start_tracker udp
+
+	reply=$(announce_reply /announce "$b_hash")
+	refused "$reason" "$reply" || fail "an announce for B was not refused with \"$reason\": $(printable "$reply")"
+	say "$run: an HTTP announce for B is refused: \"$reason\""
+
+	t=$(now_us)
+	local b_start=$t
+	start_libtorrent seed "$b_torrent"
+	start_transmission seed "$rundir/a.torrent"
+	rc=0
+	poll 30 transmission_seeding || rc=$?
+	[ "$rc" = 0 ] || fail "transmission did not verify its copy of A and start seeding within 30 s"
+	rc=0
+	poll 20 scrape_has 1 0 || rc=$?
+	[ "$rc" = 0 ] || fail "tracker never listed transmission as A's seeder (last scrape: ${last_scrape:-none})"
+	say "$run: A seeds, tracker lists the seeder: ${last_scrape} ($(since "$t"))"
+
+	t=$(now_us)
+	start_aria2 leech "$rundir/a.torrent"
+	start_libtorrent2 leech "$b_torrent"
+	rc=0
+	poll "$RUN_TIMEOUT" leecher_done || rc=$?
+	case $rc in
+	0) say "$run: A's download of $SIZE_MIB MiB verified in $(since "$t") (transmission -> aria2, sha256 matches)" ;;
+	2) fail "a client exited before A's download completed" ;;
+	*) fail "aria2 did not complete A's download within the run's $RUN_TIMEOUT s" ;;
+	esac
+
+	# B had as long as A's whole run, and at least E2E_NEGATIVE_TIMEOUT: not a
+	# connection, not a byte, and both its clients were told why.
+	local left=$((NEG_TIMEOUT - ($(now_us) - b_start) / 1000000))
+	[ "$left" -gt 0 ] || left=0
+	rc=0
+	poll "$left" peers_met libtorrent libtorrent2 || rc=$?
+	case $rc in
+	0) fail "B is not listed, yet $met_how" ;;
+	2) fail "a client exited during B's wait" ;;
+	esac
+	for c in libtorrent libtorrent2; do
+		told "$c" "$reason" || fail "$c's log does not show a tracker failure for B"
+	done
+	rc=0
+	poll 15 tracker_refused udp "$reason" || rc=$?
+	[ "$rc" = 0 ] || fail "the tracker's log counts no UDP refusal \"$reason\""
+	say "$run: B, over UDP: both libtorrents refused (the tracker counts \"udp: $reason\"), no connection and 0 bytes in $(since "$b_start")"
+	stop libtorrent2 INT
+	stop libtorrent INT
+	finish_swarm
+}
+
+# check_bep41: each client announces once to udp://TRACKER:6969/KEY/announce, where
+# scripts/e2e_bep41.py stands in for the tracker and shows what followed the fixed
+# 98 bytes. The result is shown, not judged, for transmission and aria2 (whose
+# releases differ); libtorrent must send it, since the private-udp run relies on it.
+check_bep41() {
+	local key c verdict path
+	key=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	path=/$key/announce
+	torrent_url=udp://$tracker_ip:$PORT$path
+	make_torrent "$rundir/bep41.torrent" "$torrent_url"
+	declare -gA bep41_sends=()
+	for c in libtorrent transmission aria2; do
+		rm -f "$rundir/bep41-$c.out"
+		spawn capture "$ns_tracker" "$rundir/bep41-$c.out" "$rundir/bep41-$c.err" \
+			"${PY[@]}" "$PWD/scripts/e2e_bep41.py" --listen "$tracker_ip:$PORT" \
+			--path "$path" --redact "$key" --timeout 20
+		poll 5 grep -q '^listening' "$rundir/bep41-$c.out" || fail "the stand-in tracker did not start: $(cat "$rundir/bep41-$c.err")"
+		case $c in
+		libtorrent) start_libtorrent leech "$rundir/bep41.torrent" ;;
+		transmission) start_transmission leech "$rundir/bep41.torrent" ;;
+		aria2)
+			# aria2 sends UDP tracker requests only through its DHT socket: DHT on
+			# for this one announce, in a namespace with no one to find.
+			spawn aria2 "$ns_aria2" "$rundir/aria2.out" "$rundir/aria2.err" \
+				env HOME="$rundir/aria2" aria2c --no-conf=true --no-netrc=true \
+				--dir="$rundir/aria2/data" --log="$rundir/aria2.log" --log-level=info \
+				--enable-rpc=false --disable-ipv6=true --enable-dht=true --dht-listen-port=6882 \
+				--enable-peer-exchange=false --bt-enable-lpd=false --listen-port=6881 \
+				--stop-with-process=$$ "$rundir/bep41.torrent"
+			;;
+		esac
+		# Wait for the capture alone: the client keeps running until stopped.
+		local pid=${procs[capture]} status_c=0
+		unset "procs[capture]"
+		wait "$pid" || status_c=$?
+		stop "$c"
+		[ "$status_c" = 0 ] || fail "$c sent no UDP announce to the stand-in tracker within 20 s"
+		verdict=$(sed -n 's/^verdict: //p' "$rundir/bep41-$c.out")
+		say "$run: $c: $(grep -E '^(announce|options|url data):' "$rundir/bep41-$c.out" | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+		case $verdict in
+		sent) bep41_sends[$c]=1 ;;
+		none) say "$run: $c does NOT send BEP 41 URL data: a udp:// passkey URL cannot work with it (use http:// for it)" ;;
+		*) say "$run: $c sends URL data, but not the URL's path" ;;
+		esac
+	done
+	[ -n "${bep41_sends[libtorrent]:-}" ] || fail "libtorrent did not send the path as BEP 41 URL data: the private-udp run cannot prove UDP keys"
+	say "$run: sending BEP 41 URL data: ${!bep41_sends[*]}"
+}
+
 # show_logs RUN: the tails a failure needs, progress lines turned into lines.
 show_logs() {
 	local f
@@ -636,17 +923,26 @@ show_logs() {
 
 passed=0
 failed=0
-# run NAME ARGS...: one run in a subshell with errexit on, so an unexpected error
-# fails that run and not the whole script; then stop whatever it left behind. The
-# subshell runs in the background and is waited for, so that Ctrl-C or SIGTERM
-# reach our traps at once (cleanup then kills the subshell too).
+# run NAME CMD ARGS...: one run, CMD ARGS, in a subshell with errexit on, so an
+# unexpected error fails that run and not the whole script; then stop whatever it
+# left behind. The subshell runs in the background and is waited for, so that
+# Ctrl-C or SIGTERM reach our traps at once (cleanup then kills the subshell too).
 run() {
 	local name=$1 t rc=0
+	shift
+	if [ -n "${E2E_ONLY:-}" ] && [[ " $E2E_ONLY " != *" $name "* ]]; then
+		say "$name: not run (E2E_ONLY=$E2E_ONLY)"
+		return 0
+	fi
 	t=$(now_us)
 	(
 		set -eE
 		trap 'say "$name: FAIL: unexpected error (line $LINENO): $BASH_COMMAND"' ERR
-		run_swarm "$@"
+		run=$name rundir=$work/$name
+		mkdir -p "$rundir"
+		deadline=$(($(now_us) + RUN_TIMEOUT * 1000000))
+		declare -gA procs=()
+		"$@"
 	) &
 	run_pid=$!
 	wait "$run_pid" || rc=$?
@@ -664,10 +960,16 @@ run() {
 	if [ "${E2E_KEEP:-}" != 1 ]; then rm -rf "$work/$name"/*/data; fi
 }
 
-run http http transmission aria2 complete
-run udp udp libtorrent transmission complete
+run bep41 check_bep41
+run http run_swarm http transmission aria2 complete
+run udp run_swarm udp libtorrent transmission complete
 # The same clients, settings and torrent as the udp run, minus the tracker.
-run no-tracker udp libtorrent transmission stall
+run no-tracker run_swarm udp libtorrent transmission stall
+run listed run_listed
+run private-http run_swarm http transmission aria2 complete private
+# libtorrent is the client the bep41 check shows sending a UDP URL's path.
+run private-udp run_swarm udp libtorrent libtorrent2 complete private
+run wrong-key run_swarm http transmission aria2 wrong-key private
 
 say "$passed passed, $failed failed"
 [ "$failed" = 0 ]

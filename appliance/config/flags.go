@@ -62,10 +62,15 @@ func flagRaw(f *pflag.Flag) any {
 	return f.Value.String()
 }
 
-// defaultText is a key's default as a flag's help shows it.
+// defaultText is a key's default as a flag's help shows it. A string goes in
+// bare: pflag quotes a string flag's default itself, and YAML's quoting
+// (formatScalar) on top of that printed (default "\"GPIO23\"").
 func defaultText(k key) []string {
-	if list, ok := k.def.([]string); ok {
-		return append([]string{}, list...)
+	switch d := k.def.(type) {
+	case []string:
+		return append([]string{}, d...)
+	case string:
+		return []string{d}
 	}
 	return []string{formatScalar(k.def)}
 }

@@ -51,3 +51,27 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("help does not show the value type:\n%s", usage)
 	}
 }
+
+// TestFlagHelpDefaults: --help shows each default as it would be typed, a string
+// quoted once.
+func TestFlagHelpDefaults(t *testing.T) {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	usage := fs.FlagUsages()
+	for _, tc := range []struct{ flag, want string }{
+		{"panel.button", `--panel.button string`},
+		{"panel.button", `(default "GPIO23")`},
+		{"panel.led_power", `(default "sysfs:ACT")`},
+		{"panel.mode", `(default "auto")`},
+		{"log.format", `(default "text")`},
+		{"tracker.interval", `(default 30m)`},
+		{"http.listen", `(default :6969)`},
+	} {
+		if !strings.Contains(usage, tc.want) {
+			t.Errorf("--%s: help lacks %s:\n%s", tc.flag, tc.want, usage)
+		}
+	}
+	if strings.Contains(usage, `\"`) {
+		t.Errorf("help quotes a default twice:\n%s", usage)
+	}
+}

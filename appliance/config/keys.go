@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/access"
+	"github.com/swarmlight/swarmlight/hw/devspec"
 )
 
 // The constructors below tie a key's decoder, range check and Config field together,
@@ -296,29 +297,21 @@ func checkName(s string) string {
 	return ""
 }
 
-// checkLEDSpec checks an LED's form: "", "sysfs:NAME", "gpio:PIN" or "gpio:PIN:low".
+// checkLEDSpec checks an LED with the parser hw/board opens it with.
 func checkLEDSpec(s string) string {
-	kind, rest, _ := strings.Cut(s, ":")
-	switch {
-	case s == "":
-		return ""
-	case kind == "sysfs" && rest != "" && !strings.ContainsAny(rest, "/ "):
-		return ""
-	case kind == "gpio":
-		pin, level, _ := strings.Cut(rest, ":")
-		if checkPinName(pin) == "" && pin != "" && (level == "" || level == "low" || level == "high") {
-			return ""
-		}
+	if _, err := devspec.ParseLED(s); err != nil {
+		return err.Error()
 	}
-	return fmt.Sprintf(`%q is not an LED; want "sysfs:ACT", "gpio:GPIO17", "gpio:GPIO17:low" or ""`, s)
+	return ""
 }
 
-// checkPinName accepts what gpioreg names pins by: letters, digits, '_' and '-'.
+// checkPinName checks the button's pin with the parser hw/board uses; "" is none.
 func checkPinName(s string) string {
-	for _, r := range s {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return fmt.Sprintf("%q is not a pin name like GPIO23", s)
-		}
+	if s == "" {
+		return ""
+	}
+	if err := devspec.CheckPin(s); err != nil {
+		return err.Error()
 	}
 	return ""
 }

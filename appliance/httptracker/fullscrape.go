@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -19,9 +20,9 @@ const fullScrapeChunk = 4 << 10
 // store holds; at a million torrents the reply is 87 MB. A refusal comes before any
 // byte and is returned for the usual failure reply; otherwise the reply is written
 // and streamed is true.
-func (s *Server) fullScrape(w http.ResponseWriter, src netip.Addr) (streamed bool, err error) {
-	st := &scrapeStream{w: w, rc: http.NewResponseController(w), timeout: s.srv.WriteTimeout}
-	err = s.trk.FullScrape(src, st.entry)
+func (s *Server) fullScrape(w http.ResponseWriter, src netip.Addr, key *access.Key) (streamed bool, err error) {
+	st := &scrapeStream{w: w, rc: http.NewResponseController(w), timeout: s.config().WriteTimeout}
+	err = s.trk.FullScrape(src, key, st.entry)
 	if err != nil && st.bw == nil {
 		return false, err
 	}

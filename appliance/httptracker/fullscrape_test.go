@@ -25,10 +25,9 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // testBatch is small so that a few thousand torrents make hundreds of passes.
@@ -44,10 +43,10 @@ func withBatch(t *testing.T, n int) {
 }
 
 // newFullScrapeServer is a server with full scrape on, and its store to fill.
-func newFullScrapeServer(hc config.HTTP, tc config.Tracker) (*Server, swarm.Store) {
+func newFullScrapeServer(hc Config, tc tracker.Config) (*Server, swarm.Store) {
 	tc.FullScrape = true
-	store := swarm.New(swarm.Opts{PeerTimeout: tc.PeerTimeout}, clock.Real{})
-	return New(hc, tc, tracker.New(tc, store), slog.New(slog.DiscardHandler)), store
+	store := swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{})
+	return New(hc, tracker.New(tc, store, nil), slog.New(slog.DiscardHandler)), store
 }
 
 // fillStore announces n torrents with random hashes and varied counts.
@@ -83,7 +82,7 @@ func mapWriterReply(t *testing.T, s *Server, store swarm.Store) []byte {
 		hashes = append(hashes, h)
 		return true
 	})
-	entries, err := s.trk.Scrape(loopback, hashes, nil)
+	entries, err := s.trk.Scrape(loopback, nil, hashes, nil)
 	if err != nil && len(hashes) > 0 {
 		t.Fatal(err)
 	}
@@ -265,7 +264,7 @@ func TestFullScrapeOneAtATime(t *testing.T) {
 	started, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
 		first := true
-		done <- s.trk.FullScrape(loopback, func(tracker.ScrapeEntry) error {
+		done <- s.trk.FullScrape(loopback, nil, func(tracker.ScrapeEntry) error {
 			if first {
 				first = false
 				close(started)
@@ -317,7 +316,7 @@ func serveSmallBuffers(t *testing.T, s *Server) (*http.Client, string) {
 		t.Fatal(err)
 	}
 	go func() { _ = s.Serve(l) }()
-	t.Cleanup(func() { _ = s.srv.Close() })
+	t.Cleanup(s.close)
 	d := &net.Dialer{Control: smallBuffers}
 	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -31,47 +31,34 @@ const (
 	refusalLogEvery = time.Minute
 )
 
-// limits are the connection caps of one Server, shared by all its listeners.
+// limits are the connection caps of one Server, shared by all its listeners and
+// generations. The caps are atomics, so that Reconfigure changes them under
+// connections being admitted: a cap lowered refuses the next connection over it and
+// closes none already open.
 type limits struct {
-	max       int64         // http.max_connections; 0 is no cap
-	perSource uint32        // http.max_connections_per_source; 0 is no cap
-	sources   *sourceCounts // nil when perSource is 0
+	max       atomic.Int64  // http.max_connections; 0 is no cap
+	perSource atomic.Uint32 // http.max_connections_per_source; 0 is no cap
+	// sources counts every connection, capped or not, so that a per-source cap
+	// turned on live counts the connections already open.
+	sources *sourceCounts
 
 	open                      atomic.Int64
 	capRefused, sourceRefused atomic.Uint64
 	capLog, sourceLog         refusalLog
 }
 
-func newLimits(maxConns, perSource int, log *slog.Logger) *limits {
-	l := &limits{
-		max:       int64(maxConns),
+func newLimits(log *slog.Logger) *limits {
+	return &limits{
+		sources:   &sourceCounts{seed: maphash.MakeSeed()},
 		capLog:    refusalLog{log: log, msg: "http: connection cap reached"},
 		sourceLog: refusalLog{log: log, msg: "http: per-source connection cap reached"},
 	}
-	if perSource > 0 {
-		l.perSource = uint32(min(int64(perSource), 1<<31))
-		l.sources = &sourceCounts{seed: maphash.MakeSeed()}
-	}
-	return l
 }
 
-// limitListener admits connections within the limits and refuses the rest without
-// waiting.
-type limitListener struct {
-	net.Listener
-	lim *limits
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if lc := l.lim.admit(c); lc != nil {
-			return lc, nil
-		}
-	}
+// set changes the caps; 0 is no cap.
+func (lim *limits) set(maxConns, perSource int) {
+	lim.max.Store(int64(max(maxConns, 0)))
+	lim.perSource.Store(uint32(min(int64(max(perSource, 0)), 1<<31)))
 }
 
 // admit counts c against the limits and returns it wrapped to give its counts back
@@ -82,18 +69,16 @@ func (lim *limits) admit(c net.Conn) net.Conn {
 		h       uint64
 		counted bool
 	)
-	if lim.sources != nil {
-		// A connection whose source cannot be told is held to the front's cap only.
-		if src, ok := remoteAddr(c); ok {
-			h = lim.sources.hash(src)
-			if !lim.sources.take(h, lim.perSource) {
-				lim.refuse(c, &lim.sourceRefused, &lim.sourceLog)
-				return nil
-			}
-			counted = true
+	// A connection whose source cannot be told is held to the front's cap only.
+	if src, ok := remoteAddr(c); ok {
+		h = lim.sources.hash(src)
+		if !lim.sources.take(h, lim.perSource.Load()) {
+			lim.refuse(c, &lim.sourceRefused, &lim.sourceLog)
+			return nil
 		}
+		counted = true
 	}
-	if n := lim.open.Add(1); lim.max > 0 && n > lim.max {
+	if n, limit := lim.open.Add(1), lim.max.Load(); limit > 0 && n > limit {
 		lim.open.Add(-1)
 		if counted {
 			lim.sources.give(h)
@@ -195,13 +180,13 @@ func (s *sourceCounts) slot(h uint64, row int) *atomic.Uint32 {
 }
 
 // take counts one more connection for h; false, counting nothing, when h already
-// holds limit.
+// holds limit (0: no limit).
 func (s *sourceCounts) take(h uint64, limit uint32) bool {
 	least := ^uint32(0)
 	for row := range sourceRows {
 		least = min(least, s.slot(h, row).Add(1))
 	}
-	if least > limit {
+	if limit > 0 && least > limit {
 		s.give(h)
 		return false
 	}

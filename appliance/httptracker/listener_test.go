@@ -15,10 +15,10 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/privacytest"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // The sources of these tests: loopback is a /8 on Linux, so a test binds 127.0.0.2
@@ -40,8 +40,8 @@ func serveCapped(t *testing.T, maxConns, perSource int) (*Server, string, *priva
 	hc, tc := testConfigs()
 	hc.MaxConnections, hc.MaxConnectionsPerSource = maxConns, perSource
 	logs := new(privacytest.Output)
-	store := swarm.New(swarm.Opts{PeerTimeout: tc.PeerTimeout}, clock.Real{})
-	s := New(hc, tc, tracker.New(tc, store), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	store := swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{})
+	s := New(hc, tracker.New(tc, store, nil), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	return s, serve(t, s), logs
 }
 

@@ -1,35 +1,42 @@
 // Package httptracker is the HTTP front of the tracker (BEP 3, 7, 23, 24, 48):
-// GET /announce and GET /scrape, replies always bencoded and compact. parser.go reads
-// queries, writer.go writes replies; this file serves them.
+// GET /announce and GET /scrape (or /KEY/announce and /KEY/scrape, with a member's
+// passkey), replies always bencoded and compact. The query package reads queries,
+// writer.go writes replies, proxy.go reads a trusted reverse proxy's headers; this
+// file serves them.
 package httptracker
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
-	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/query"
-	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
 // Server serves the HTTP tracker on any number of listeners.
 type Server struct {
-	trk       *tracker.Tracker
-	log       *slog.Logger
-	scrapeMax int
-	lim       *limits
-	srv       *http.Server
-	pool      sync.Pool // *exchange
+	trk  Tracker
+	log  *slog.Logger
+	cfg  atomic.Pointer[Config]
+	lim  *limits
+	pool sync.Pool // *exchange
+
+	gen       atomic.Pointer[generation] // serves new connections; nil once shut down
+	mu        sync.Mutex                 // guards what follows, and Reconfigure
+	closed    bool
+	listeners map[net.Listener]struct{}
+	gens      map[*generation]struct{} // the current one and those still retiring
+	retiring  sync.WaitGroup           // generations finishing their requests
 }
 
 // exchange is the per-request scratch space, reused so that a steady stream of
@@ -39,35 +46,29 @@ type exchange struct {
 	req     tracker.AnnounceRequest
 	resp    tracker.AnnounceResponse
 	hashes  []tracker.InfoHash
+	passkey access.Key // a scrape's; an announce's is in req
 	entries []tracker.ScrapeEntry
 	body    bytes.Buffer
 }
 
-// New returns a Server answering from trk.
-func New(cfg config.HTTP, tcfg config.Tracker, trk *tracker.Tracker, logger *slog.Logger) *Server {
-	s := &Server{trk: trk, log: logger, scrapeMax: tcfg.ScrapeMax,
-		lim: newLimits(cfg.MaxConnections, cfg.MaxConnectionsPerSource, logger)}
+// New returns a Server answering from trk, configured by cfg. A cfg that Reconfigure
+// would refuse is used with its negative numbers read as zero.
+func New(cfg Config, trk Tracker, logger *slog.Logger) *Server {
+	s := &Server{trk: trk, log: logger, lim: newLimits(logger),
+		listeners: make(map[net.Listener]struct{}), gens: make(map[*generation]struct{})}
 	s.pool.New = func() any { return new(exchange) }
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadHeaderTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          log.New(errorLog{logger}, "", 0),
+	if cfg.check() != nil {
+		cfg.ReadHeaderTimeout, cfg.WriteTimeout, cfg.IdleTimeout = max(cfg.ReadHeaderTimeout, 0), max(cfg.WriteTimeout, 0), max(cfg.IdleTimeout, 0)
+		cfg.MaxHeaderBytes, cfg.MaxConnections, cfg.MaxConnectionsPerSource, cfg.ScrapeMax = max(cfg.MaxHeaderBytes, 0),
+			max(cfg.MaxConnections, 0), max(cfg.MaxConnectionsPerSource, 0), max(cfg.ScrapeMax, 0)
 	}
+	cfg.TrustedProxies = slices.Clone(cfg.TrustedProxies)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Store(&cfg)
+	s.lim.set(cfg.MaxConnections, cfg.MaxConnectionsPerSource)
+	s.nextGeneration(&cfg)
 	return s
-}
-
-// Serve accepts connections on l until Shutdown, and returns nil after a clean
-// shutdown. The connection caps hold across all the listeners served; a connection
-// over them is refused at once (listener.go).
-func (s *Server) Serve(l net.Listener) error {
-	if err := s.srv.Serve(&limitListener{Listener: l, lim: s.lim}); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // Stats are the HTTP front's connection counts.
@@ -81,9 +82,6 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	return Stats{Open: s.lim.open.Load(), CapRefused: s.lim.capRefused.Load(), SourceRefused: s.lim.sourceRefused.Load()}
 }
-
-// Shutdown stops accepting and waits, until ctx is done, for requests in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // ServeHTTP routes the two tracker endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -110,13 +108,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		streamed bool
 		err      error
 	)
-	switch r.URL.Path {
-	case "/announce":
-		err = s.announce(x, r)
-	case "/scrape":
-		streamed, err = s.scrape(w, x, r)
+	endpoint, key := route(r.URL.Path)
+	switch endpoint {
+	case "announce":
+		err = s.announce(x, r, key)
+	case "scrape":
+		streamed, err = s.scrape(w, x, r, key)
 	default:
-		http.Error(w, "not found: this is a BitTorrent tracker, announce to /announce", http.StatusNotFound)
+		s.notFound(w, r)
 		return
 	}
 	switch {
@@ -127,9 +126,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// announce answers GET /announce into x.body.
-func (s *Server) announce(x *exchange, r *http.Request) error {
-	src, err := source(r)
+// route splits a request's path into its endpoint, "announce" or "scrape", and the
+// passkey it carries: /announce, /scrape, or a member's /KEY/announce and
+// /KEY/scrape. Any other path has no endpoint.
+func route(path string) (endpoint, key string) {
+	switch path {
+	case "/announce", "/scrape":
+		return path[1:], ""
+	}
+	for _, e := range [...]string{"announce", "scrape"} {
+		if k, ok := query.PathKey(path, e); ok {
+			return e, k
+		}
+	}
+	return "", ""
+}
+
+// setPathKey puts a key from the path over any passkey= in the query: the path is
+// the URL the member was given, a query parameter is what a client may add.
+func setPathKey(k *access.Key, key string) {
+	if key != "" {
+		*k = access.Key{}
+		k.Set(key)
+	}
+}
+
+// notFound answers a path that is no tracker endpoint, and says where to announce.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	peer, err := source(r)
+	fromProxy := err == nil && trusted(s.config().TrustedProxies, peer)
+	http.Error(w, "not found: this is a BitTorrent tracker, announce to "+announceURL(r, fromProxy), http.StatusNotFound)
+}
+
+// announce answers GET /announce into x.body; key is the passkey in the path.
+func (s *Server) announce(x *exchange, r *http.Request, key string) error {
+	src, err := s.client(r)
 	if err != nil {
 		return err
 	}
@@ -137,28 +168,31 @@ func (s *Server) announce(x *exchange, r *http.Request) error {
 		s.trk.Refused()
 		return err
 	}
-	if err := s.trk.Announce(src, &x.req, swarm.AnyFamily, &x.resp); err != nil {
+	setPathKey(&x.req.Passkey, key)
+	if err := s.trk.Announce(src, &x.req, tracker.AnyFamily, &x.resp); err != nil {
 		return err
 	}
 	return writeAnnounce(&x.body, &x.resp)
 }
 
-// scrape answers GET /scrape into x.body. A scrape naming no torrent is a full
-// scrape, too big for any buffer: it is streamed to w, and streamed says so.
-func (s *Server) scrape(w http.ResponseWriter, x *exchange, r *http.Request) (streamed bool, err error) {
-	src, err := source(r)
+// scrape answers GET /scrape into x.body; key is the passkey in the path. A scrape
+// naming no torrent is a full scrape, too big for any buffer: it is streamed to w,
+// and streamed says so.
+func (s *Server) scrape(w http.ResponseWriter, x *exchange, r *http.Request, key string) (streamed bool, err error) {
+	src, err := s.client(r)
 	if err != nil {
 		return false, err
 	}
-	x.hashes, err = query.ParseScrape(r.URL.RawQuery, x.hashes[:0], s.scrapeMax)
+	x.hashes, err = query.ParseScrape(r.URL.RawQuery, x.hashes[:0], s.config().ScrapeMax, &x.passkey)
 	if err != nil {
 		s.trk.Refused()
 		return false, err
 	}
+	setPathKey(&x.passkey, key)
 	if len(x.hashes) == 0 {
-		return s.fullScrape(w, src)
+		return s.fullScrape(w, src, &x.passkey)
 	}
-	if x.entries, err = s.trk.Scrape(src, x.hashes, x.entries[:0]); err != nil {
+	if x.entries, err = s.trk.Scrape(src, &x.passkey, x.hashes, x.entries[:0]); err != nil {
 		return false, err
 	}
 	return false, writeScrape(&x.body, x.entries)
@@ -207,6 +241,23 @@ func source(r *http.Request) (netip.Addr, error) {
 		return netip.Addr{}, errNoSource
 	}
 	return tracker.SourceAddr(ap.Addr()), nil
+}
+
+// client is the client's address: the connection's, or, when the connection
+// comes from a trusted reverse proxy (http.trusted_proxies), the one the proxy's
+// forwarding headers name (proxy.go). From anyone else those headers are ignored:
+// they are the client's own claim, and would let it pose as any address.
+func (s *Server) client(r *http.Request) (netip.Addr, error) {
+	peer, err := source(r)
+	if err != nil {
+		return peer, err
+	}
+	if list := s.config().TrustedProxies; len(list) > 0 && trusted(list, peer) {
+		if a, ok := forwardedFor(r.Header, list); ok {
+			return a, nil
+		}
+	}
+	return peer, nil
 }
 
 // errorLog receives net/http's own error lines, which name the client's address

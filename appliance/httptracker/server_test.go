@@ -13,23 +13,41 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/query"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
-// testConfigs are the defaults, with a small header limit to test against.
-func testConfigs() (config.HTTP, config.Tracker) {
-	cfg := config.Default()
-	cfg.HTTP.MaxHeaderBytes = 4096
-	return cfg.HTTP, cfg.Tracker
+// testConfigs are the defaults (configs/swarmlight.yaml), with a small header
+// limit to test against.
+func testConfigs() (Config, tracker.Config) {
+	return Config{
+			ReadHeaderTimeout:       5 * time.Second,
+			WriteTimeout:            10 * time.Second,
+			IdleTimeout:             15 * time.Second,
+			MaxHeaderBytes:          4096,
+			MaxConnections:          1024,
+			MaxConnectionsPerSource: 32,
+			ScrapeMax:               74,
+		}, tracker.Config{
+			Interval:       30 * time.Minute,
+			MinInterval:    15 * time.Minute,
+			NumWantDefault: 50,
+			NumWantMax:     200,
+			ScrapeMax:      74,
+			AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+				netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"),
+				netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("fc00::/7")},
+		}
 }
 
-func newServer(hc config.HTTP, tc config.Tracker) *Server {
-	store := swarm.New(swarm.Opts{PeerTimeout: tc.PeerTimeout}, clock.Real{})
-	return New(hc, tc, tracker.New(tc, store), slog.New(slog.DiscardHandler))
+// testPeerTimeout is the default peer timeout, 1.5 × the default interval.
+const testPeerTimeout = 45 * time.Minute
+
+func newServer(hc Config, tc tracker.Config) *Server {
+	store := swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{})
+	return New(hc, tracker.New(tc, store, nil), slog.New(slog.DiscardHandler))
 }
 
 // serve runs s on a loopback listener until the test ends.
@@ -40,7 +58,7 @@ func serve(t *testing.T, s *Server) string {
 		t.Fatal(err)
 	}
 	go func() { _ = s.Serve(l) }()
-	t.Cleanup(func() { _ = s.srv.Close() })
+	t.Cleanup(s.close)
 	return l.Addr().String()
 }
 

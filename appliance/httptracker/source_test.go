@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
 func TestSource(t *testing.T) {
@@ -130,7 +132,7 @@ func TestClaimedAddress(t *testing.T) {
 			t.Errorf("step %d: peers %v, want exactly %v", i, got, st.want)
 		}
 	}
-	if st := s.trk.Stats(); st.Refused != 0 {
+	if st := s.trk.(*tracker.Tracker).Stats(); st.Refused != 0 {
 		t.Errorf("%d announces refused; an unusable claim is ignored, not refused", st.Refused)
 	}
 }

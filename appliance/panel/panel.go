@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/internal/safe"
 	"github.com/swarmlight/swarmlight/hw"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // Snapshot is the tracker's state as the panel sees it: aggregate counts only.

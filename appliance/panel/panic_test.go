@@ -12,8 +12,8 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/privacytest"
+	"github.com/swarmlight/swarmlight/hw/clock"
 	"github.com/swarmlight/swarmlight/hw/periph"
 )
 

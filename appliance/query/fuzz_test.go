@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -54,8 +55,8 @@ func refValues(query, name string) ([]string, error) {
 }
 
 // encodeAnnounce renders req as a query. The key is passed in because only its
-// hash survives parsing.
-func encodeAnnounce(req *tracker.AnnounceRequest, key string) string {
+// hash survives parsing, and so is the passkey, which Key does not give back.
+func encodeAnnounce(req *tracker.AnnounceRequest, key, passkey string) string {
 	q := url.Values{}
 	q.Set("info_hash", string(req.InfoHash[:]))
 	q.Set("peer_id", string(req.PeerID[:]))
@@ -74,6 +75,9 @@ func encodeAnnounce(req *tracker.AnnounceRequest, key string) string {
 	}
 	if req.IP.IsValid() {
 		q.Set("ip", req.IP.String())
+	}
+	if req.Passkey.Len() > 0 {
+		q.Set("passkey", passkey)
 	}
 	return q.Encode()
 }
@@ -105,6 +109,8 @@ func FuzzParseQuery(f *testing.F) {
 		baseQuery + "&port=0",
 		baseQuery + "&left=9223372036854775808",
 		scrapeQuery(hashN(7), hashN(7), hashN(8)),
+		baseQuery + "&passkey=" + testKey + "&passkey=%4",
+		scrapeQuery(hashN(1)) + "&passkey=%41b",
 		// Seeds stay small on purpose: the fuzzer minimizes every new interesting
 		// input for up to a minute, and multi-kilobyte mutants stall it for most of
 		// a short run. Length limits are covered by the table tests.
@@ -148,7 +154,19 @@ func fuzzAnnounce(t *testing.T, q string) {
 		}
 	}
 
-	again := encodeAnnounce(&req, key)
+	// The last passkey= is the key if it is a usable one; anything else is none,
+	// never a failure.
+	var pk string
+	if pks, err := refValues(q, "passkey"); err == nil && len(pks) > 0 {
+		pk = pks[len(pks)-1]
+	}
+	var want access.Key
+	want.Set(pk)
+	if req.Passkey != want {
+		t.Fatalf("passkey of length %d, want length %d", req.Passkey.Len(), want.Len())
+	}
+
+	again := encodeAnnounce(&req, key, pk)
 	if len(again) > MaxLen {
 		// Re-escaping can triple a value that arrived raw ("]" becomes "%5D"), so a
 		// request near the limit may not survive the trip; that says nothing about
@@ -165,7 +183,8 @@ func fuzzAnnounce(t *testing.T, q string) {
 }
 
 func fuzzScrape(t *testing.T, q string) {
-	hs, err := ParseScrape(q, nil, fuzzScrapeMax)
+	var key access.Key
+	hs, err := ParseScrape(q, nil, fuzzScrapeMax, &key)
 	if err != nil {
 		checkReason(t, err)
 		if len(hs) != 0 {
@@ -188,7 +207,7 @@ func fuzzScrape(t *testing.T, q string) {
 	if len(hs) == 0 {
 		return
 	}
-	hs2, err := ParseScrape(scrapeQuery(hs...), nil, fuzzScrapeMax)
+	hs2, err := ParseScrape(scrapeQuery(hs...), nil, fuzzScrapeMax, &key)
 	if err != nil || len(hs2) != len(hs) {
 		t.Fatalf("round trip: %d hashes then %d (%v)", len(hs), len(hs2), err)
 	}

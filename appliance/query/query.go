@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -60,7 +62,9 @@ var (
 // supportcrypto, trackerid, and anything a client invents) are skipped unread so
 // that their contents can never fail an announce. A repeated parameter other than
 // info_hash is validated each time and the last one wins, as with a map-based
-// parser; only the address takes the first usable value.
+// parser; only the address takes the first usable value. A passkey= value goes to
+// req.Passkey; a malformed one leaves it empty instead of failing the announce
+// (see setPasskey), and a key in the URL's path, which the caller reads, wins.
 func ParseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
 	*req = tracker.AnnounceRequest{NumWant: -1}
 	if len(rawQuery) > MaxLen {
@@ -105,6 +109,8 @@ func ParseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
 		case "key":
 			req.Key, err = hashKey(value)
 			req.HasKey = true
+		case "passkey":
+			setPasskey(&req.Passkey, value)
 		case "ip", "ipv4", "ipv6":
 			// BEP 7 lets a client send ip, ipv4 and ipv6 together (the anacrolix
 			// client sends ipv4 and repeats it as ip); taking the first usable one
@@ -137,12 +143,17 @@ func ParseAnnounce(rawQuery string, req *tracker.AnnounceRequest) error {
 // malformed one rejects the announce just as it would over HTTP. The binary layout
 // already carries hash, peer id, port, counters, event, key and numwant; of the
 // parameters it lacks, the claimed address (ip, ipv4, ipv6) applies, and the
-// tracker still ignores it unless configured otherwise.
+// tracker still ignores it unless configured otherwise. The passkey comes from a
+// path of the form /KEY/announce, as in the HTTP URL, or else from passkey=.
 func ParseURLData(data string, req *tracker.AnnounceRequest) error {
 	if len(data) > MaxLen {
 		return errQueryTooLong
 	}
-	_, rawQuery, _ := strings.Cut(data, "?")
+	path, rawQuery, _ := strings.Cut(data, "?")
+	key, inPath := PathKey(path, "announce")
+	if inPath {
+		setPasskey(&req.Passkey, key)
+	}
 	for q := rawQuery; q != ""; {
 		var seg string
 		seg, q, _ = strings.Cut(q, "&")
@@ -155,16 +166,62 @@ func ParseURLData(data string, req *tracker.AnnounceRequest) error {
 			if !req.IP.IsValid() {
 				req.IP = parseIP(value)
 			}
+		case "passkey":
+			// A key in the path wins, as over HTTP.
+			if !inPath {
+				setPasskey(&req.Passkey, value)
+			}
 		}
 	}
 	return nil
 }
 
+// PathKey returns KEY when path is /KEY/endpoint, KEY being one non-empty segment:
+// the form of a member's announce and scrape URLs in private mode. It does not
+// check the key; an unusable one is refused by the access check like a wrong one.
+func PathKey(path, endpoint string) (key string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return "", false
+	}
+	key, rest, ok = strings.Cut(rest, "/")
+	if !ok || key == "" || rest != endpoint {
+		return "", false
+	}
+	return key, true
+}
+
+// setPasskey stores the query-encoded s as k. A key is letters and digits, so a
+// client has no reason to escape it, but one that does means the same key. A
+// value that is no usable key (a bad escape, too long, other characters) leaves k
+// empty rather than failing the request: in private mode it is refused as a
+// missing key, and otherwise a stray passkey= must not cost a client its peers.
+//
+// k is zeroed first, so that a key compares equal to the same key parsed anywhere
+// else, and no byte of an earlier, longer key stays behind in reused memory.
+func setPasskey(k *access.Key, s string) {
+	*k = access.Key{}
+	if strings.IndexAny(s, "%+") < 0 {
+		k.Set(s)
+		return
+	}
+	var buf [access.MaxKeyLen]byte
+	n, err := decodeInto(buf[:], s)
+	if err != nil || n == 0 || n > len(buf) {
+		return
+	}
+	// Set copies what it keeps, so a view of the stack buffer serves and the
+	// decoded key is never copied to the heap.
+	k.Set(unsafe.String(&buf[0], n))
+}
+
 // ParseScrape appends each info_hash in rawQuery to dst; more than max values is
 // an error. A query without any info_hash returns dst unchanged and no error: the
 // caller decides whether a full scrape is allowed. On error dst is returned with
-// its original length so the caller can reuse its storage.
-func ParseScrape(rawQuery string, dst []tracker.InfoHash, max int) ([]tracker.InfoHash, error) {
+// its original length so the caller can reuse its storage. The passkey= value, if
+// any, is stored in key (empty when none or unusable), as ParseAnnounce does.
+func ParseScrape(rawQuery string, dst []tracker.InfoHash, max int, key *access.Key) ([]tracker.InfoHash, error) {
+	*key = access.Key{}
 	if len(rawQuery) > MaxLen {
 		return dst, errQueryTooLong
 	}
@@ -173,6 +230,10 @@ func ParseScrape(rawQuery string, dst []tracker.InfoHash, max int) ([]tracker.In
 		var seg string
 		seg, q, _ = strings.Cut(q, "&")
 		name, value, _ := strings.Cut(seg, "=")
+		if name == "passkey" {
+			setPasskey(key, value)
+			continue
+		}
 		if name != "info_hash" {
 			continue
 		}

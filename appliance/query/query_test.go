@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -35,6 +36,16 @@ func escapeAll(b []byte, lower bool) string {
 		fmt.Fprintf(&sb, format, c)
 	}
 	return sb.String()
+}
+
+// testKey is a passkey as `swarmlight key add` makes them: 32 lowercase hex digits.
+const testKey = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+// passkey is s as a request's key, empty when s is no usable key.
+func passkey(s string) access.Key {
+	var k access.Key
+	k.Set(s)
+	return k
 }
 
 func fnv32a(s string) uint32 {
@@ -137,6 +148,20 @@ func TestParseAnnounce(t *testing.T) {
 		{"zoned ip ignored", baseQuery + "&ip=fe80::1%25eth0", nil},
 		{"bad escape in ip ignored", baseQuery + "&ip=10.0.0.%zz", nil},
 		{"overlong ip ignored", baseQuery + "&ip=" + escapeAll([]byte(strings.Repeat("1", 60)), false), nil},
+
+		{"passkey", baseQuery + "&passkey=" + testKey, func(r *tracker.AnnounceRequest) { r.Passkey = passkey(testKey) }},
+		{"passkey escaped", baseQuery + "&passkey=" + escapeAll([]byte(testKey), true), func(r *tracker.AnnounceRequest) { r.Passkey = passkey(testKey) }},
+		{"passkey repeated, last wins", baseQuery + "&passkey=abc&passkey=" + testKey, func(r *tracker.AnnounceRequest) { r.Passkey = passkey(testKey) }},
+		{"passkey longest", baseQuery + "&passkey=" + strings.Repeat("k", access.MaxKeyLen), func(r *tracker.AnnounceRequest) { r.Passkey = passkey(strings.Repeat("k", access.MaxKeyLen)) }},
+		// A bad passkey is no key, for the access check to refuse in private
+		// mode; it never fails the parse, so it cannot be echoed in a reason.
+		{"passkey too long is none", baseQuery + "&passkey=" + strings.Repeat("k", access.MaxKeyLen+1), nil},
+		{"passkey escaped too long is none", baseQuery + "&passkey=" + escapeAll([]byte(strings.Repeat("k", access.MaxKeyLen+1)), false), nil},
+		{"passkey odd characters is none", baseQuery + "&passkey=abc-def", nil},
+		{"passkey space is none", baseQuery + "&passkey=abc+def", nil},
+		{"passkey bad escape is none", baseQuery + "&passkey=abc%zz", nil},
+		{"passkey empty is none", baseQuery + "&passkey=", nil},
+		{"passkey bad after good is none", baseQuery + "&passkey=" + testKey + "&passkey=%", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +170,7 @@ func TestParseAnnounce(t *testing.T) {
 				tt.edit(&want)
 			}
 			// Junk in req proves ParseAnnounce resets it.
-			got := tracker.AnnounceRequest{Uploaded: 99, Key: 7, HasKey: true, IP: netip.IPv6Loopback(), Event: tracker.EventStopped}
+			got := tracker.AnnounceRequest{Uploaded: 99, Key: 7, HasKey: true, IP: netip.IPv6Loopback(), Event: tracker.EventStopped, Passkey: passkey("junk")}
 			if err := ParseAnnounce(tt.query, &got); err != nil {
 				t.Fatalf("ParseAnnounce: %v", err)
 			}
@@ -280,17 +305,24 @@ var typicalQuery = "compact=1&downloaded=1048576&info_hash=" + escHash +
 
 func TestParseAnnounceAllocatesNothing(t *testing.T) {
 	var req tracker.AnnounceRequest
-	allocs := testing.AllocsPerRun(1000, func() {
-		if err := ParseAnnounce(typicalQuery, &req); err != nil {
-			t.Fatal(err)
+	for _, q := range []string{
+		typicalQuery,
+		typicalQuery + "&passkey=" + testKey,
+		typicalQuery + "&passkey=" + escapeAll([]byte(testKey), false),
+		typicalQuery + "&passkey=" + strings.Repeat("k", 100),
+	} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			if err := ParseAnnounce(q, &req); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("ParseAnnounce(%.60q...) allocates %.1f times per call", q[len(typicalQuery):], allocs)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("ParseAnnounce allocates %.1f times per call", allocs)
 	}
 	// Rejecting a request must be as cheap as accepting one.
 	bad := typicalQuery + "&port=0"
-	allocs = testing.AllocsPerRun(1000, func() {
+	allocs := testing.AllocsPerRun(1000, func() {
 		if err := ParseAnnounce(bad, &req); err == nil {
 			t.Fatal("port 0 accepted")
 		}
@@ -367,7 +399,8 @@ func TestParseScrape(t *testing.T) {
 			prefix := []tracker.InfoHash{hashN(999)}
 			dst := make([]tracker.InfoHash, 1, 80)
 			copy(dst, prefix)
-			got, err := ParseScrape(tt.query, dst, 74)
+			var key access.Key
+			got, err := ParseScrape(tt.query, dst, 74, &key)
 			if tt.reason != "" {
 				var te *tracker.Error
 				if !errors.As(err, &te) || te.Reason != tt.reason {
@@ -397,18 +430,20 @@ func TestParseScrape(t *testing.T) {
 
 // The limit in the reason is the caller's, not a constant.
 func TestParseScrapeReportsActualMax(t *testing.T) {
-	_, err := ParseScrape(scrapeQuery(hashN(1), hashN(2), hashN(3)), nil, 2)
+	var key access.Key
+	_, err := ParseScrape(scrapeQuery(hashN(1), hashN(2), hashN(3)), nil, 2, &key)
 	if err == nil || err.Error() != "too many info_hash values (max 2)" {
 		t.Errorf("got %v, want the max of 2 in the reason", err)
 	}
 }
 
 func TestParseScrapeAllocatesOnlyToGrow(t *testing.T) {
-	q := scrapeQuery(hashN(1), hashN(2), hashN(3))
+	q := scrapeQuery(hashN(1), hashN(2), hashN(3)) + "&passkey=" + testKey
 	dst := make([]tracker.InfoHash, 0, 74)
+	var key access.Key
 	allocs := testing.AllocsPerRun(100, func() {
 		var err error
-		if dst, err = ParseScrape(q, dst[:0], 74); err != nil {
+		if dst, err = ParseScrape(q, dst[:0], 74, &key); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -443,6 +478,101 @@ func TestParseURLData(t *testing.T) {
 		}
 		if req.InfoHash != (tracker.InfoHash{}) {
 			t.Errorf("%.40q: URL data set the info-hash, which the binary announce carries", tc.data)
+		}
+	}
+}
+
+func TestParseScrapePasskey(t *testing.T) {
+	for _, tc := range []struct {
+		name, query string
+		want        access.Key
+	}{
+		{"none", scrapeQuery(hashN(1)), access.Key{}},
+		{"key", scrapeQuery(hashN(1)) + "&passkey=" + testKey, passkey(testKey)},
+		{"key first", "passkey=" + testKey + "&" + scrapeQuery(hashN(1)), passkey(testKey)},
+		{"key without hashes", "passkey=" + testKey, passkey(testKey)},
+		{"bad key is none", scrapeQuery(hashN(1)) + "&passkey=a%zz", access.Key{}},
+		{"too long is none", "passkey=" + strings.Repeat("k", access.MaxKeyLen+1), access.Key{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := passkey("stale")
+			if _, err := ParseScrape(tc.query, nil, 74, &key); err != nil {
+				t.Fatalf("ParseScrape: %v", err)
+			}
+			if key != tc.want {
+				t.Errorf("key of length %d, want length %d", key.Len(), tc.want.Len())
+			}
+		})
+	}
+	// A refused scrape leaves no key behind from a previous request.
+	key := passkey(testKey)
+	if _, err := ParseScrape("info_hash=short", nil, 74, &key); err == nil || key.Len() != 0 {
+		t.Errorf("bad scrape: err %v, key length %d; want an error and no key", err, key.Len())
+	}
+}
+
+func TestPathKey(t *testing.T) {
+	for _, tc := range []struct {
+		path, endpoint, key string
+		ok                  bool
+	}{
+		{"/" + testKey + "/announce", "announce", testKey, true},
+		{"/" + testKey + "/scrape", "scrape", testKey, true},
+		{"/x/announce", "announce", "x", true},
+		{"/" + testKey + "/scrape", "announce", "", false},
+		{"/announce", "announce", "", false},
+		{"//announce", "announce", "", false},
+		{"/a/b/announce", "announce", "", false},
+		{"/" + testKey + "/announce/", "announce", "", false},
+		{testKey + "/announce", "announce", "", false},
+		{"", "announce", "", false},
+	} {
+		key, ok := PathKey(tc.path, tc.endpoint)
+		if key != tc.key || ok != tc.ok {
+			t.Errorf("PathKey(%q, %q) = %q, %v; want %q, %v", tc.path, tc.endpoint, key, ok, tc.key, tc.ok)
+		}
+	}
+}
+
+func TestParseURLDataPasskey(t *testing.T) {
+	other := "00112233445566778899aabbccddeeff"
+	for _, tc := range []struct {
+		data string
+		want access.Key
+	}{
+		{"/announce", access.Key{}},
+		{"/" + testKey + "/announce", passkey(testKey)},
+		{"/" + testKey + "/announce?ipv6=fd00::7", passkey(testKey)},
+		{"/announce?passkey=" + testKey, passkey(testKey)},
+		{"/" + testKey + "/announce?passkey=" + other, passkey(testKey)}, // the path wins, as over HTTP
+		{"/" + escapeAll([]byte(testKey), false) + "/announce", passkey(testKey)},
+		{"/" + testKey + "/scrape", access.Key{}},
+		{"/a/" + testKey + "/announce", access.Key{}},
+		{"/" + strings.Repeat("k", access.MaxKeyLen+1) + "/announce", access.Key{}},
+		{"/bad-key/announce?passkey=" + testKey, access.Key{}}, // an unusable path key still wins
+		{"/" + testKey + "%zz/announce", access.Key{}},
+	} {
+		var req tracker.AnnounceRequest
+		if err := ParseURLData(tc.data, &req); err != nil {
+			t.Errorf("%.50q: %v", tc.data, err)
+			continue
+		}
+		if req.Passkey != tc.want {
+			t.Errorf("%.50q: key of length %d, want length %d", tc.data, req.Passkey.Len(), tc.want.Len())
+		}
+	}
+}
+
+func TestParseURLDataAllocatesNothing(t *testing.T) {
+	var req tracker.AnnounceRequest
+	for _, data := range []string{"/announce", "/" + testKey + "/announce", "/announce?passkey=" + testKey} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			if err := ParseURLData(data, &req); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("ParseURLData(%q) allocates %.1f times per call", data, allocs)
 		}
 	}
 }

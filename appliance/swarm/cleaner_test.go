@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/privacytest"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // TestCleanerSurvivesPanic makes the cleaner panic on every sweep of one shard.

@@ -14,14 +14,14 @@ import (
 // meter counts the bytes mapped by every region of one store against its budget.
 type meter struct {
 	used atomic.Int64
-	max  int64 // 0: no budget
+	max  atomic.Int64 // 0: no budget; lowered below used, it refuses growth and frees nothing
 }
 
 // take accounts for n more bytes; with strict it refuses, changing nothing, when
 // they would go beyond the budget. Regions that grow to admit a new torrent or peer
 // are strict; a compaction or rehash that frees as much as it takes is not.
 func (m *meter) take(n int64, strict bool) bool {
-	if u := m.used.Add(n); strict && m.max > 0 && u > m.max {
+	if u, limit := m.used.Add(n), m.max.Load(); strict && limit > 0 && u > limit {
 		m.used.Add(-n)
 		return false
 	}
@@ -31,7 +31,10 @@ func (m *meter) take(n int64, strict bool) bool {
 func (m *meter) give(n int64) { m.used.Add(-n) }
 
 // room reports whether n more bytes fit in the budget.
-func (m *meter) room(n int64) bool { return m.max <= 0 || m.used.Load()+n <= m.max }
+func (m *meter) room(n int64) bool {
+	limit := m.max.Load()
+	return limit <= 0 || m.used.Load()+n <= limit
+}
 
 // region is one growable piece of mapped memory.
 type region struct {

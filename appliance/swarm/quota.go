@@ -2,6 +2,8 @@ package swarm
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -65,12 +67,15 @@ func (s *sketch) sub(h uint64) {
 
 func (s *sketch) get(h uint64, row int) uint32 { return atomic.LoadUint32(s.slot(h, row)) }
 
-// quotas are the per-source limits; a zero limit is no limit.
+// quotas are the per-source limits; a zero limit is no limit. The limits are
+// atomics, so that Reconfigure changes them under announces; a sketch is mapped
+// the first time its limit is set and stays mapped until the store is closed, so
+// that no announce can ever find it gone.
 type quotas struct {
 	seed     uint64
-	maxPeers uint32
-	maxNew   uint32
-	window   time.Duration
+	maxPeers atomic.Uint32
+	maxNew   atomic.Uint32
+	window   atomic.Int64 // a time.Duration
 
 	peers sketch // peer entries held, by the source in the entry's address
 
@@ -79,33 +84,72 @@ type quotas struct {
 	made  [2]sketch
 	cur   atomic.Uint32
 	start atomic.Int64 // the current window's start, in nanoseconds of the store's monotonic clock
-	mu    sync.Mutex   // one rotation at a time
+	mu    sync.Mutex   // one rotation or reset at a time
 }
 
-func newQuotas(o Opts, m *meter) (*quotas, error) {
-	if o.SourceMaxPeers <= 0 && o.SourceMaxNewTorrents <= 0 {
-		return nil, nil
+// newQuotas returns quotas set as o says. A sketch that cannot be mapped leaves
+// its quota off: a store without quotas is better than no store.
+func newQuotas(o Opts, m *meter, now time.Duration) *quotas {
+	q := &quotas{seed: rand.Uint64()}
+	_ = q.set(o, m, now)
+	return q
+}
+
+// set applies o's quotas; calls to it are serialized (New, Table.Reconfigure).
+// A quota turned on starts counting from zero: for the peers quota that means the
+// peers stored while it was off are not counted until they leave and come back,
+// which errs towards letting a source in. A new window starts the torrent counts
+// afresh.
+func (q *quotas) set(o Opts, m *meter, now time.Duration) error {
+	window := o.SourceWindow
+	if window <= 0 {
+		window = 10 * time.Minute
 	}
-	q := &quotas{seed: rand.Uint64(), window: o.SourceWindow}
-	if q.window <= 0 {
-		q.window = 10 * time.Minute
-	}
-	var err error
-	if o.SourceMaxPeers > 0 {
-		q.maxPeers = uint32(min(int64(o.SourceMaxPeers), 1<<31))
-		if q.peers, err = newSketch(m); err != nil {
-			return nil, err
+	var errs []error
+	peers := quotaLimit(o.SourceMaxPeers)
+	if peers > 0 && q.maxPeers.Load() == 0 {
+		if err := ready(&q.peers, m); err != nil {
+			errs = append(errs, err)
+			peers = 0
 		}
 	}
-	if o.SourceMaxNewTorrents > 0 {
-		q.maxNew = uint32(min(int64(o.SourceMaxNewTorrents), 1<<31))
+	q.maxPeers.Store(peers)
+
+	made := quotaLimit(o.SourceMaxNewTorrents)
+	q.mu.Lock()
+	if made > 0 && (q.maxNew.Load() == 0 || time.Duration(q.window.Load()) != window) {
+		q.maxNew.Store(0) // nobody counts while the sketches are reset
 		for i := range q.made {
-			if q.made[i], err = newSketch(m); err != nil {
-				return nil, err
+			if err := ready(&q.made[i], m); err != nil {
+				errs = append(errs, err)
+				made = 0
 			}
 		}
+		q.start.Store(int64(now))
 	}
-	return q, nil
+	q.window.Store(int64(window))
+	q.maxNew.Store(made)
+	q.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("swarm: source quotas: %w", err)
+	}
+	return nil
+}
+
+func quotaLimit(n int) uint32 { return uint32(min(int64(max(n, 0)), 1<<31)) }
+
+// ready maps s, or zeroes it if it is mapped already.
+func ready(s *sketch, m *meter) error {
+	if s.r.b != nil {
+		s.r.zero()
+		return nil
+	}
+	n, err := newSketch(m)
+	if err != nil {
+		return err
+	}
+	*s = n
+	return nil
 }
 
 // source keys: the IPv4 address, or the /64 of an IPv6 one.
@@ -126,11 +170,12 @@ func (q *quotas) hash(src uint64) uint64 { return mix(src ^ q.seed) }
 // takePeer counts a new peer entry for the source; false, counting nothing, when
 // the source already holds its share.
 func (q *quotas) takePeer(src uint64) bool {
-	if q == nil || q.maxPeers == 0 {
+	limit := q.maxPeers.Load()
+	if limit == 0 {
 		return true
 	}
 	h := q.hash(src)
-	if q.peers.add(h) > q.maxPeers {
+	if q.peers.add(h) > limit {
 		q.peers.sub(h)
 		return false
 	}
@@ -138,7 +183,7 @@ func (q *quotas) takePeer(src uint64) bool {
 }
 
 func (q *quotas) givePeer(src uint64) {
-	if q != nil && q.maxPeers != 0 {
+	if q.maxPeers.Load() != 0 {
 		q.peers.sub(q.hash(src))
 	}
 }
@@ -148,7 +193,8 @@ func (q *quotas) givePeer(src uint64) {
 // began, on the monotonic clock: a step of the wall clock must not stretch or
 // shrink a window.
 func (q *quotas) takeTorrent(src uint64, now time.Duration) bool {
-	if q == nil || q.maxNew == 0 {
+	limit := q.maxNew.Load()
+	if limit == 0 {
 		return true
 	}
 	q.rotate(now)
@@ -157,13 +203,13 @@ func (q *quotas) takeTorrent(src uint64, now time.Duration) bool {
 	cur.add(h)
 	// The previous window counts for the share of it the sliding window still
 	// covers.
-	left := 1 - float64(int64(now)-q.start.Load())/float64(q.window)
+	left := 1 - float64(int64(now)-q.start.Load())/float64(q.window.Load())
 	left = min(max(left, 0), 1)
 	least := ^uint32(0)
 	for row := range sketchRows {
 		least = min(least, cur.get(h, row)+uint32(math.Ceil(float64(prev.get(h, row))*left)))
 	}
-	if least > q.maxNew {
+	if least > limit {
 		cur.sub(h)
 		return false
 	}
@@ -173,7 +219,7 @@ func (q *quotas) takeTorrent(src uint64, now time.Duration) bool {
 // giveTorrent takes back a count takeTorrent made, when the torrent could not be
 // created after all.
 func (q *quotas) giveTorrent(src uint64) {
-	if q != nil && q.maxNew != 0 {
+	if q.maxNew.Load() != 0 {
 		q.made[q.cur.Load()&1].sub(q.hash(src))
 	}
 }
@@ -181,22 +227,22 @@ func (q *quotas) giveTorrent(src uint64) {
 // rotate starts a new window when the current one is over.
 func (q *quotas) rotate(now time.Duration) {
 	t := int64(now)
-	if t-q.start.Load() < int64(q.window) {
+	if t-q.start.Load() < q.window.Load() {
 		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	start := q.start.Load()
-	if t-start < int64(q.window) {
+	start, window := q.start.Load(), q.window.Load()
+	if t-start < window {
 		return
 	}
 	old := q.cur.Load()
 	q.made[(old+1)&1].r.zero() // two windows ago: out of the sliding window
-	if t-start >= 2*int64(q.window) {
+	if t-start >= 2*window {
 		q.made[old&1].r.zero()
 		start = t
 	} else {
-		start += int64(q.window)
+		start += window
 	}
 	q.start.Store(start)
 	q.cur.Store(old + 1)

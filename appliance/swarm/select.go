@@ -23,6 +23,7 @@ import (
 func (t *Table) pick(b *block, tor *torrent, p *Params, self *peerKey, r *Result, now uint32) {
 	want := p.NumWant
 	onlyDownloaders := p.Status != Leecher
+	timeout := t.timeout.Load()
 	if want <= 0 || (onlyDownloaders && tor.downloaders() == 0) {
 		return
 	}
@@ -53,7 +54,7 @@ func (t *Table) pick(b *block, tor *torrent, p *Params, self *peerKey, r *Result
 					continue
 				}
 			}
-			if age(m, now) > timeoutTicks || (onlyDownloaders && metaStatus(m) != Leecher) {
+			if age(m, now) > timeout || (onlyDownloaders && metaStatus(m) != Leecher) {
 				continue
 			}
 			if pos < n4 {

@@ -33,6 +33,8 @@
 //     Beyond them an announce is refused with ErrSourceTorrents or ErrSourcePeers,
 //     counted apart from the caps, and changes nothing.
 //   - Memory is bounded by the caps and the budget whatever clients send.
+//   - Reconfigure changes caps, budget, quotas, timeout and retention live; peers
+//     and swarms already stored are kept, even when now over a lowered cap.
 //   - All methods are safe for concurrent use.
 package swarm
 
@@ -140,6 +142,11 @@ type Store interface {
 	// Expire removes every peer older than the peer timeout, one shard at a time.
 	Expire()
 	Stats() Stats
+	// Reconfigure applies new Opts to the running store without dropping a swarm
+	// or a peer; a lowered cap only refuses what would go beyond it. What cannot
+	// change while running is left as it was and named in an error wrapping
+	// ErrRestart; the rest is applied all the same.
+	Reconfigure(o Opts) error
 }
 
 // Opts configures a store.

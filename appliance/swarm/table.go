@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/internal/safe"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // Time is kept in ticks of PeerTimeout/timeoutTicks. A record's 14-bit tick is exact
@@ -36,14 +37,21 @@ func hashOf(ih *[20]byte) uint64 { return maphash.Comparable(hashSeed, *ih) }
 // Table is the compact, sharded Store. See shard.go for how a shard keeps its
 // torrents and block.go for how a swarm keeps its peers.
 type Table struct {
-	opts   Opts
-	clock  clock.Clock
-	epoch  time.Time
-	tick   time.Duration
-	retain uint32 // Opts.Retention in minutes; 0 forgets at once
-	seed   uint64 // keys the peer-index hash
-	mem    *meter
-	quota  *quotas
+	clock clock.Clock
+	epoch time.Time
+	tick  time.Duration // PeerTimeout/timeoutTicks as New found it; ages are kept in it
+	seed  uint64        // keys the peer-index hash
+	mem   *meter
+	quota *quotas
+
+	// What Reconfigure changes while announces run: each is read where it is
+	// used, so a change applies from the next announce on.
+	maxTorrents, maxPeers, maxPerTorrent atomic.Int64  // 0: no cap
+	retain                               atomic.Uint32 // Opts.Retention in minutes; 0 forgets at once
+	timeout                              atomic.Uint32 // PeerTimeout in ticks
+
+	reconfig sync.Mutex // one Reconfigure at a time
+	opts     Opts       // as last applied; guarded by reconfig
 
 	torrents, kept, peers, seeders, partial, active atomic.Int64
 
@@ -69,17 +77,16 @@ func New(o Opts, c clock.Clock) *Table {
 	}
 	t := &Table{
 		opts: o, clock: c, epoch: c.Now(), seed: rand.Uint64(),
-		mem:    &meter{max: o.MaxMemory},
+		mem:    &meter{},
 		shards: new([numShards]shard),
 	}
 	t.tick = max(o.PeerTimeout/timeoutTicks, time.Nanosecond)
-	if o.Retention > 0 {
-		t.retain = uint32(min((o.Retention+time.Minute-1)/time.Minute, minuteMask))
-	}
+	t.timeout.Store(timeoutTicks)
+	t.setCaps(o)
 	// Sketches are mapped, not touched: they cost nothing until sources show up.
 	// A system that cannot map 768 KiB at start has no quotas rather than no
 	// tracker.
-	t.quota, _ = newQuotas(o, t.mem)
+	t.quota = newQuotas(o, t.mem, 0)
 	runtime.AddCleanup(t, release, held{t.shards, t.quota, t.mem})
 	return t
 }
@@ -224,7 +231,7 @@ func (t *Table) Announce(p *Params, r *Result) error {
 // admitPeer holds a place for a new peer against the caps and the quota of the
 // source in its address, or says which refuses it. tor is nil for a new swarm.
 func (t *Table) admitPeer(tor *torrent, k *peerKey) error {
-	if tor != nil && t.opts.MaxPeersPerTorrent > 0 && tor.len() >= t.opts.MaxPeersPerTorrent {
+	if limit := int(t.maxPerTorrent.Load()); tor != nil && limit > 0 && tor.len() >= limit {
 		t.capSwarm.Add(1)
 		return ErrSwarmFull
 	}
@@ -232,7 +239,7 @@ func (t *Table) admitPeer(tor *torrent, k *peerKey) error {
 		t.quotaPeers.Add(1)
 		return ErrSourcePeers
 	}
-	if !reserve(&t.peers, int64(t.opts.MaxPeers)) {
+	if !reserve(&t.peers, t.maxPeers.Load()) {
 		t.quota.givePeer(k.source())
 		t.capPeers.Add(1)
 		return ErrTooManyPeers
@@ -313,7 +320,7 @@ func (p *Params) source() netip.Addr {
 // retained torrent (no peers, kept for its completed count) is dropped to make
 // room: those go first, the longest-empty first; swarms with peers never do.
 func (t *Table) reserveTorrent(sh *shard) bool {
-	limit := int64(t.opts.MaxTorrents)
+	limit := t.maxTorrents.Load()
 	if reserve(&t.torrents, limit) {
 		return true
 	}
@@ -516,7 +523,7 @@ func (t *Table) settle(sh *shard, h uint64, id uint32, tor *torrent, wasActive b
 		return
 	}
 	sh.release(tor)
-	if tor.completed > 0 && t.retain > 0 {
+	if tor.completed > 0 && t.retain.Load() > 0 {
 		t.keep(sh, tor)
 		return
 	}
@@ -562,7 +569,7 @@ func (t *Table) Stats() Stats {
 		Partial:       int(t.partial.Load()),
 		Active:        int(t.active.Load()),
 		Memory:        t.mem.used.Load(),
-		MemoryBudget:  t.mem.max,
+		MemoryBudget:  t.mem.max.Load(),
 		CapTorrents:   t.capTorrents.Load(),
 		CapPeers:      t.capPeers.Load(),
 		CapSwarm:      t.capSwarm.Load(),
@@ -586,7 +593,7 @@ func (t *Table) Expire() {
 // and every swarm with it: the step is dropped, counted and logged with a fixed
 // message, and the cleaner goes on; that shard is swept again on the next pass.
 func (t *Table) Run(ctx context.Context, log *slog.Logger) {
-	step := max(t.opts.PeerTimeout/(cleanPasses*numShards), 10*time.Millisecond)
+	step := t.cleanStep()
 	tk := time.NewTicker(step)
 	defer tk.Stop()
 	for i := 0; ; i = (i + 1) % numShards {
@@ -594,6 +601,11 @@ func (t *Table) Run(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
+			// A peer timeout changed by Reconfigure changes the pace.
+			if s := t.cleanStep(); s != step {
+				step = s
+				tk.Reset(step)
+			}
 			if safe.Do(func() { t.cleanShard(i) }) {
 				t.panics.Add(log, "swarm: cleaner panic; carrying on")
 			}
@@ -625,6 +637,7 @@ func (t *Table) cleanLocked(sh *shard, now uint32) {
 	keptStale := time.Duration(now-sh.lastClean)*t.tick >= minuteMask*time.Minute
 	sh.lastClean = now
 	minute := t.minute()
+	retain := t.retain.Load()
 	recs := sh.records()
 	var oldest uint32
 	var oldestAge uint16
@@ -632,7 +645,7 @@ func (t *Table) cleanLocked(sh *shard, now uint32) {
 		tor := &recs[id]
 		switch tor.state {
 		case stateKept:
-			if a := minute - tor.since; keptStale || uint32(a) >= t.retain {
+			if a := minute - tor.since; keptStale || uint32(a) >= retain {
 				t.dropKept(sh, id)
 			} else if oldest == 0 || a > oldestAge {
 				oldest, oldestAge = uint32(tor.since)|hintValid, a
@@ -653,9 +666,10 @@ func (t *Table) cleanLocked(sh *shard, now uint32) {
 // in place, in order.
 func (t *Table) expire(sh *shard, tor *torrent, now uint32, stale bool) {
 	b := sh.block(tor, t.seed)
+	timeout := t.timeout.Load()
 	gone := func(v6 bool, i int) bool {
 		m := b.meta(v6, i)
-		if !stale && age(m, now) <= timeoutTicks {
+		if !stale && age(m, now) <= timeout {
 			return false
 		}
 		t.forget(tor, metaStatus(m))

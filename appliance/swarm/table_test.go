@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/swarm/swarmtest"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 func newTable(o swarm.Opts, c clock.Clock) swarm.Store { return swarm.New(o, c) }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 )
 
@@ -40,14 +41,20 @@ var fullScraping atomic.Bool
 // on a slow client. A torrent created or dropped meanwhile is listed or not,
 // depending on what later passes see; no hash is ever emitted twice.
 //
-// A refusal is an *Error returned before emit is first called: not allowed, full
-// scrape disabled, or another full scrape running (ErrFullScrapeBusy). An error from
-// emit stops the scrape and is returned wrapped.
-func (t *Tracker) FullScrape(src netip.Addr, emit func(ScrapeEntry) error) error {
-	if !t.Allowed(src) {
+// A refusal is an *Error returned before emit is first called: not allowed, no
+// valid passkey in private mode (key nil is none), full scrape disabled, or another
+// full scrape running (ErrFullScrapeBusy). An error from emit stops the scrape and
+// is returned wrapped. A torrent the access policy does not track is left out: the
+// store may still hold swarms from before a list changed.
+func (t *Tracker) FullScrape(src netip.Addr, key *access.Key, emit func(ScrapeEntry) error) error {
+	cfg := t.cfg.Load()
+	if !cfg.allowed(src) {
 		return t.refuse(ErrNotAllowed)
 	}
-	if !t.cfg.FullScrape {
+	if err := t.access.CheckScrape(orNoKey(key)); err != nil {
+		return t.refuse(accessError(err))
+	}
+	if !cfg.FullScrape {
 		return t.refuse(ErrFullScrape)
 	}
 	if !fullScraping.CompareAndSwap(false, true) {
@@ -63,7 +70,7 @@ func (t *Tracker) FullScrape(src netip.Addr, emit func(ScrapeEntry) error) error
 		for i := range b.buf {
 			e := &b.buf[i]
 			// A store visiting a swarm twice in one pass must not make a duplicate key.
-			if i > 0 && e.hash == b.buf[i-1].hash {
+			if i > 0 && e.hash == b.buf[i-1].hash || !t.access.Tracked(&e.hash) {
 				continue
 			}
 			if err := emit(entry(e.hash, e.counts())); err != nil {

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // testBatch is small so that a few hundred torrents make many passes.
@@ -26,7 +25,7 @@ func withBatch(t *testing.T, n int) {
 	t.Cleanup(func() { tracker.FullScrapeBatch = old })
 }
 
-func fullScrapeConfig() config.Tracker {
+func fullScrapeConfig() tracker.Config {
 	cfg := testConfig()
 	cfg.FullScrape = true
 	return cfg
@@ -60,7 +59,7 @@ func fill(t *testing.T, store swarm.Store, n int, rng *rand.Rand) []tracker.Info
 // collect runs a full scrape and returns what it emitted.
 func collect(trk *tracker.Tracker) ([]tracker.ScrapeEntry, error) {
 	var got []tracker.ScrapeEntry
-	err := trk.FullScrape(src1, func(e tracker.ScrapeEntry) error {
+	err := trk.FullScrape(src1, nil, func(e tracker.ScrapeEntry) error {
 		got = append(got, e)
 		return nil
 	})
@@ -77,7 +76,7 @@ func wantSorted(t *testing.T, trk *tracker.Tracker, got []tracker.ScrapeEntry, h
 		t.Fatalf("full scrape gave %d entries, want %d", len(got), len(sorted))
 	}
 	for i, h := range sorted {
-		want, err := trk.Scrape(src1, []tracker.InfoHash{h}, nil)
+		want, err := trk.Scrape(src1, nil, []tracker.InfoHash{h}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +102,7 @@ func TestFullScrapePasses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := swarm.New(swarm.Opts{}, clock.NewFake(time.Unix(0, 0)))
-			trk := tracker.New(fullScrapeConfig(), store)
+			trk := tracker.New(fullScrapeConfig(), store, nil)
 			hashes := fill(t, store, tc.n, rand.New(rand.NewPCG(uint64(tc.n), 1)))
 			got, err := collect(trk)
 			if err != nil {
@@ -122,11 +121,11 @@ func TestFullScrapePasses(t *testing.T) {
 func TestFullScrapeWhileTheStoreChanges(t *testing.T) {
 	withBatch(t, testBatch)
 	store := swarm.New(swarm.Opts{}, clock.NewFake(time.Unix(0, 0)))
-	trk := tracker.New(fullScrapeConfig(), store)
+	trk := tracker.New(fullScrapeConfig(), store, nil)
 	rng := rand.New(rand.NewPCG(2, 2))
 	before := fill(t, store, 100, rng)
 	var got []tracker.ScrapeEntry
-	err := trk.FullScrape(src1, func(e tracker.ScrapeEntry) error {
+	err := trk.FullScrape(src1, nil, func(e tracker.ScrapeEntry) error {
 		got = append(got, e)
 		fill(t, store, 1, rng) // emit runs with no lock held: the store is free to change
 		return nil
@@ -166,7 +165,7 @@ func TestFullScrapeRefusals(t *testing.T) {
 			cfg.FullScrape = tc.full
 			trk := newTracker(cfg, swarm.Opts{})
 			announce(t, trk, src1, req(hashA, 6881, 0, 0))
-			err := trk.FullScrape(tc.src, func(tracker.ScrapeEntry) error {
+			err := trk.FullScrape(tc.src, nil, func(tracker.ScrapeEntry) error {
 				t.Error("a refused full scrape emitted an entry")
 				return nil
 			})
@@ -174,7 +173,7 @@ func TestFullScrapeRefusals(t *testing.T) {
 				t.Errorf("err %v, want %v", err, tc.want)
 			}
 			// Scrape naming no hash refuses the same way when full scrape is off.
-			if _, err := trk.Scrape(tc.src, nil, nil); err != tc.want {
+			if _, err := trk.Scrape(tc.src, nil, nil, nil); err != tc.want {
 				t.Errorf("scrape naming no hash: err %v, want %v", err, tc.want)
 			}
 			if st := trk.Stats(); st.Refused != 2 || st.Scrapes != 0 {
@@ -189,7 +188,7 @@ func TestFullScrapeRefusals(t *testing.T) {
 func TestScrapeNamingNoHashWithFullScrapeOn(t *testing.T) {
 	trk := newTracker(fullScrapeConfig(), swarm.Opts{})
 	announce(t, trk, src1, req(hashA, 6881, 0, 0))
-	out, err := trk.Scrape(src1, nil, nil)
+	out, err := trk.Scrape(src1, nil, nil, nil)
 	var te *tracker.Error
 	if !errors.As(err, &te) || te.Reason == "" || len(out) != 0 {
 		t.Errorf("got %v, %v; want no entries and a failure reason", out, err)
@@ -203,7 +202,7 @@ func TestFullScrapeOneAtATime(t *testing.T) {
 	started, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
 		first := true
-		done <- trk.FullScrape(src1, func(tracker.ScrapeEntry) error {
+		done <- trk.FullScrape(src1, nil, func(tracker.ScrapeEntry) error {
 			if first {
 				first = false
 				close(started)
@@ -213,7 +212,7 @@ func TestFullScrapeOneAtATime(t *testing.T) {
 		})
 	}()
 	<-started
-	err := trk.FullScrape(src2, func(tracker.ScrapeEntry) error {
+	err := trk.FullScrape(src2, nil, func(tracker.ScrapeEntry) error {
 		t.Error("a refused full scrape emitted an entry")
 		return nil
 	})
@@ -238,11 +237,11 @@ func TestFullScrapeOneAtATime(t *testing.T) {
 func TestFullScrapeEmitError(t *testing.T) {
 	withBatch(t, testBatch)
 	store := swarm.New(swarm.Opts{}, clock.NewFake(time.Unix(0, 0)))
-	trk := tracker.New(fullScrapeConfig(), store)
+	trk := tracker.New(fullScrapeConfig(), store, nil)
 	fill(t, store, 50, rand.New(rand.NewPCG(3, 3)))
 	boom := errors.New("connection reset")
 	calls := 0
-	err := trk.FullScrape(src1, func(tracker.ScrapeEntry) error {
+	err := trk.FullScrape(src1, nil, func(tracker.ScrapeEntry) error {
 		calls++
 		if calls == 10 {
 			return boom

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 )
 
@@ -59,6 +60,7 @@ type AnnounceRequest struct {
 	NumWant    int // < 0: the configured default
 	Key        uint32
 	HasKey     bool
+	Passkey    access.Key // the member's passkey (private mode); empty when none or malformed
 }
 
 // AnnounceResponse is what a front turns into its wire reply. Peers4 and Peers6 are
@@ -105,4 +107,10 @@ func (e *Error) Error() string { return e.Reason }
 var (
 	ErrNotAllowed = &Error{Reason: "your network is not allowed to use this tracker", RetryIn: -1}
 	ErrFullScrape = &Error{Reason: "full scrape is disabled on this tracker", RetryIn: -1}
+
+	// The access refusals (access.Control). Asking again cannot change the answer
+	// until the operator does, so each says never.
+	ErrNotTracked = &Error{Reason: access.ErrNotTracked.Error(), RetryIn: -1}
+	ErrKey        = &Error{Reason: access.ErrKey.Error(), RetryIn: -1}
+	ErrClient     = &Error{Reason: access.ErrClient.Error(), RetryIn: -1}
 )

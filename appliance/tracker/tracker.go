@@ -11,14 +11,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/access"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 )
 
 // Tracker answers announces and scrapes from a swarm store.
 type Tracker struct {
-	cfg   config.Tracker
-	store swarm.Store
+	// cfg is swapped whole by Reconfigure; each request loads it once, so one
+	// request never sees half of one configuration and half of the next.
+	cfg    atomic.Pointer[Config]
+	store  swarm.Store
+	access *access.Control
 
 	announces, scrapes, refused atomic.Uint64
 	refusals                    Refusals
@@ -32,9 +35,15 @@ type Stats struct {
 	Swarm     swarm.Stats
 }
 
-// New returns a Tracker over store, configured by cfg.
-func New(cfg config.Tracker, store swarm.Store) *Tracker {
-	return &Tracker{cfg: cfg, store: store}
+// New returns a Tracker over store, configured by cfg, letting in whom acc lets
+// in; a nil acc is open mode: every torrent, every client, no key.
+func New(cfg Config, store swarm.Store, acc *access.Control) *Tracker {
+	if acc == nil {
+		acc = access.New()
+	}
+	t := &Tracker{store: store, access: acc}
+	t.Reconfigure(cfg)
+	return t
 }
 
 // SourceAddr is a client's address as the tracker knows it, whichever front and
@@ -47,9 +56,11 @@ func New(cfg config.Tracker, store swarm.Store) *Tracker {
 func SourceAddr(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
 
 // Allowed reports whether a client at src may use the tracker.
-func (t *Tracker) Allowed(src netip.Addr) bool {
+func (t *Tracker) Allowed(src netip.Addr) bool { return t.cfg.Load().allowed(src) }
+
+func (c *Config) allowed(src netip.Addr) bool {
 	src = SourceAddr(src)
-	for _, p := range t.cfg.AllowedNetworks {
+	for _, p := range c.AllowedNetworks {
 		if p.Contains(src) {
 			return true
 		}
@@ -59,14 +70,20 @@ func (t *Tracker) Allowed(src netip.Addr) bool {
 
 // Announce handles one announce from a client whose packets come from src. fams says
 // which address families the front can send back. On failure it returns an *Error.
-func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Family, resp *AnnounceResponse) error {
+func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams Family, resp *AnnounceResponse) error {
+	cfg := t.cfg.Load()
 	src = SourceAddr(src)
-	if !t.Allowed(src) {
+	if !cfg.allowed(src) {
 		return t.refuse(ErrNotAllowed)
 	}
-	addr := t.peerAddr(src, req)
+	// Before the stop below too: a stop for a torrent or with a key the policy
+	// refuses is refused like any announce, not answered with its counts.
+	if err := t.access.CheckAnnounce((*[20]byte)(&req.InfoHash), &req.Passkey, (*[20]byte)(&req.PeerID)); err != nil {
+		return t.refuse(accessError(err))
+	}
+	addr := cfg.peerAddr(src, req)
 	if req.Event == EventStopped && addr != src {
-		return t.foreignStop(src, req, resp)
+		return t.foreignStop(cfg, src, req, resp)
 	}
 	p, r := &resp.params, &resp.result
 	*p = swarm.Params{
@@ -75,15 +92,15 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 		Status:    status(req),
 		Completed: req.Event == EventCompleted,
 		Stopped:   req.Event == EventStopped,
-		NumWant:   t.numWant(req.NumWant),
+		NumWant:   cfg.numWant(req.NumWant),
 		Families:  fams,
 		Source:    src,
 	}
 	*r = swarm.Result{Peers4: resp.Peers4[:0], Peers6: resp.Peers6[:0]}
 	if err := t.store.Announce(p, r); err != nil {
-		return t.refuse(t.capError(err))
+		return t.refuse(cfg.capError(err))
 	}
-	t.answered(resp, r.Counts, src)
+	t.answered(cfg, resp, r.Counts, src)
 	resp.Peers4, resp.Peers6 = r.Peers4, r.Peers6
 	return nil
 }
@@ -93,9 +110,9 @@ func (t *Tracker) Announce(src netip.Addr, req *AnnounceRequest, fams swarm.Fami
 // swarm at a victim, so even then only a unicast address in the allowed networks
 // counts). An unusable claim is ignored, not refused: the client still gets its
 // peers, under the address it really has.
-func (t *Tracker) peerAddr(src netip.Addr, req *AnnounceRequest) netip.Addr {
-	if t.cfg.AllowIPParam && req.IP.IsValid() {
-		if ip := SourceAddr(req.IP); claimable(ip) && t.Allowed(ip) {
+func (c *Config) peerAddr(src netip.Addr, req *AnnounceRequest) netip.Addr {
+	if c.AllowIPParam && req.IP.IsValid() {
+		if ip := SourceAddr(req.IP); claimable(ip) && c.allowed(ip) {
 			return ip
 		}
 	}
@@ -130,18 +147,18 @@ func claimable(ip netip.Addr) bool {
 // without a stop does every day. An ordinary announce naming another address may
 // still add that entry or refresh it, status included: that is what ip= is for,
 // and a status set by someone else lasts only until the owner's next announce.
-func (t *Tracker) foreignStop(src netip.Addr, req *AnnounceRequest, resp *AnnounceResponse) error {
+func (t *Tracker) foreignStop(cfg *Config, src netip.Addr, req *AnnounceRequest, resp *AnnounceResponse) error {
 	c := t.store.Scrape(req.InfoHash)
-	t.answered(resp, c, src)
+	t.answered(cfg, resp, c, src)
 	resp.Peers4, resp.Peers6 = resp.Peers4[:0], resp.Peers6[:0]
 	return nil
 }
 
 // answered fills what every successful announce reply carries.
-func (t *Tracker) answered(resp *AnnounceResponse, c swarm.Counts, src netip.Addr) {
+func (t *Tracker) answered(cfg *Config, resp *AnnounceResponse, c swarm.Counts, src netip.Addr) {
 	t.announces.Add(1)
-	resp.Interval = t.jitter(t.cfg.Interval)
-	resp.MinInterval = t.cfg.MinInterval
+	resp.Interval = jitter(cfg.Interval)
+	resp.MinInterval = cfg.MinInterval
 	resp.Complete = c.Seeders
 	resp.Incomplete = c.Leechers
 	resp.Downloaded = c.Completed
@@ -159,16 +176,16 @@ func status(req *AnnounceRequest) swarm.Status {
 	return swarm.Leecher
 }
 
-func (t *Tracker) numWant(n int) int {
+func (c *Config) numWant(n int) int {
 	if n < 0 {
-		n = t.cfg.NumWantDefault
+		n = c.NumWantDefault
 	}
-	return min(n, t.cfg.NumWantMax)
+	return min(n, c.NumWantMax)
 }
 
 // jitter spreads re-announces by ±10%, so that clients started together (a class
 // booting at 9:00) do not come back together.
-func (t *Tracker) jitter(d time.Duration) time.Duration {
+func jitter(d time.Duration) time.Duration {
 	spread := int64(d) / 10
 	if spread <= 0 {
 		return d
@@ -178,8 +195,8 @@ func (t *Tracker) jitter(d time.Duration) time.Duration {
 
 // capError turns a store refusal into what the client is told. A refusal is
 // temporary by nature (peers leave, windows slide), so each says when to come back.
-func (t *Tracker) capError(err error) *Error {
-	retry := max(t.cfg.MinInterval, time.Minute)
+func (c *Config) capError(err error) *Error {
+	retry := max(c.MinInterval, time.Minute)
 	for _, c := range capErrors {
 		if errors.Is(err, c.err) {
 			return &Error{Reason: c.reason, RetryIn: retry}
@@ -216,21 +233,57 @@ func (t *Tracker) Refusals() *Refusals { return &t.refusals }
 // Scrape appends an entry for each of hashes to out, zero counts for unknown ones.
 // Naming no hash asks for every torrent, which only FullScrape answers: it streams
 // them, where a list here would have to hold them all.
-func (t *Tracker) Scrape(src netip.Addr, hashes []InfoHash, out []ScrapeEntry) ([]ScrapeEntry, error) {
-	if !t.Allowed(src) {
+//
+// key is the passkey the scrape carried (nil for none), which private mode
+// requires. A torrent the policy does not track is answered with zero counts, as
+// an unknown one is: refusing it instead would tell anyone which hashes are listed.
+func (t *Tracker) Scrape(src netip.Addr, key *access.Key, hashes []InfoHash, out []ScrapeEntry) ([]ScrapeEntry, error) {
+	cfg := t.cfg.Load()
+	if !cfg.allowed(src) {
 		return out, t.refuse(ErrNotAllowed)
 	}
+	if err := t.access.CheckScrape(orNoKey(key)); err != nil {
+		return out, t.refuse(accessError(err))
+	}
 	if len(hashes) == 0 {
-		if !t.cfg.FullScrape {
+		if !cfg.FullScrape {
 			return out, t.refuse(ErrFullScrape)
 		}
 		return out, t.refuse(errNoHash)
 	}
 	for _, h := range hashes {
-		out = append(out, entry(h, t.store.Scrape(h)))
+		var c swarm.Counts
+		if t.access.Tracked((*[20]byte)(&h)) {
+			c = t.store.Scrape(h)
+		}
+		out = append(out, entry(h, c))
 	}
 	t.scrapes.Add(1)
 	return out, nil
+}
+
+// noKey stands for the key of a request that carried none.
+var noKey access.Key
+
+func orNoKey(k *access.Key) *access.Key {
+	if k == nil {
+		return &noKey
+	}
+	return k
+}
+
+// accessError is the fixed reply to an access refusal. The sentinels are compared
+// directly first: errors.Is would do, but this runs per refused announce.
+func accessError(err error) *Error {
+	switch {
+	case err == access.ErrNotTracked, errors.Is(err, access.ErrNotTracked):
+		return ErrNotTracked
+	case err == access.ErrKey, errors.Is(err, access.ErrKey):
+		return ErrKey
+	case err == access.ErrClient, errors.Is(err, access.ErrClient):
+		return ErrClient
+	}
+	return &Error{Reason: "internal tracker error", RetryIn: time.Minute}
 }
 
 func entry(h [20]byte, c swarm.Counts) ScrapeEntry {

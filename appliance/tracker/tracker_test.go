@@ -7,22 +7,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // testConfig is the default tracker configuration, allowing two test networks.
-func testConfig() config.Tracker {
-	cfg := config.Default().Tracker
-	cfg.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
-	return cfg
+func testConfig() tracker.Config {
+	return tracker.Config{
+		Interval:        30 * time.Minute,
+		MinInterval:     15 * time.Minute,
+		NumWantDefault:  50,
+		NumWantMax:      200,
+		ScrapeMax:       74,
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
+	}
 }
 
-func newTracker(cfg config.Tracker, o swarm.Opts) *tracker.Tracker {
-	o.PeerTimeout = cfg.PeerTimeout
-	return tracker.New(cfg, swarm.New(o, clock.NewFake(time.Unix(0, 0))))
+// testPeerTimeout is the default peer timeout, 1.5 × the default interval.
+const testPeerTimeout = 45 * time.Minute
+
+func newTracker(cfg tracker.Config, o swarm.Opts) *tracker.Tracker {
+	o.PeerTimeout = testPeerTimeout
+	return tracker.New(cfg, swarm.New(o, clock.NewFake(time.Unix(0, 0))), nil)
 }
 
 var (
@@ -113,7 +120,7 @@ func TestAccess(t *testing.T) {
 		if !tc.want && !errors.Is(err, tracker.ErrNotAllowed) {
 			t.Errorf("%s: err %v, want ErrNotAllowed", tc.src, err)
 		}
-		if _, err := trk.Scrape(netip.MustParseAddr(tc.src), []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
+		if _, err := trk.Scrape(netip.MustParseAddr(tc.src), nil, []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
 			t.Errorf("%s scrape: err %v, want allowed=%v", tc.src, err, tc.want)
 		}
 	}
@@ -178,7 +185,7 @@ func TestLinkLocalSource(t *testing.T) {
 			if (err == nil) != tc.want {
 				t.Fatalf("announce from %v: err %v, want allowed=%v", zoned, err, tc.want)
 			}
-			if _, err := trk.Scrape(zoned, []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
+			if _, err := trk.Scrape(zoned, nil, []tracker.InfoHash{hashA}, nil); (err == nil) != tc.want {
 				t.Errorf("scrape from %v: err %v, want allowed=%v", zoned, err, tc.want)
 			}
 			if !tc.want {
@@ -352,7 +359,7 @@ func TestScrape(t *testing.T) {
 	announce(t, trk, src1, req(hashA, 6881, 1, tracker.EventStarted))
 	announce(t, trk, src1, req(hashA, 6881, 0, tracker.EventCompleted))
 	announce(t, trk, src2, req(hashA, 6881, 5, tracker.EventPaused))
-	got, err := trk.Scrape(src1, []tracker.InfoHash{hashA, hashB}, nil)
+	got, err := trk.Scrape(src1, nil, []tracker.InfoHash{hashA, hashB}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +370,7 @@ func TestScrape(t *testing.T) {
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("scrape %+v, want %+v", got, want)
 	}
-	if _, err := trk.Scrape(src1, nil, nil); !errors.Is(err, tracker.ErrFullScrape) {
+	if _, err := trk.Scrape(src1, nil, nil, nil); !errors.Is(err, tracker.ErrFullScrape) {
 		t.Errorf("full scrape while disabled: err %v", err)
 	}
 	cfg := testConfig()

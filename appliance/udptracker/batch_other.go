@@ -3,6 +3,7 @@
 package udptracker
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 )
@@ -69,3 +70,11 @@ func bind(addr string, _ int) ([]*net.UDPConn, error) {
 	}
 	return []*net.UDPConn{pc.(*net.UDPConn)}, nil
 }
+
+func rebind(string, int) ([]*net.UDPConn, error) {
+	return nil, errors.New("binding an address twice needs SO_REUSEPORT, which this build does not use")
+}
+
+func steer([]*net.UDPConn, int) error { return nil }
+
+func queued([]*net.UDPConn) bool { return false }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -28,12 +27,13 @@ func FuzzHandle(f *testing.F) {
 		scrapePacket(0, 1, hashA, hashB),
 		scrapePacket(0, 1),
 		append(scrapePacket(0, 1, hashA), 9, 9),
+		ann{hash: hashA, port: 4, options: append([]byte{optURLData, byte(len(keyURLData))}, keyURLData...)}.packet(),
 	}
 	for _, s := range seeds {
 		f.Add(s, true)
 		f.Add(s, false)
 	}
-	fx := newFixture(f, func(c *config.Tracker) { c.AllowIPParam = true })
+	fx := newFixture(f, func(c *tracker.Config) { c.AllowIPParam = true })
 	f.Fuzz(func(t *testing.T, pkt []byte, authenticate bool) {
 		fx.clock.Advance(time.Second)
 		if authenticate && len(pkt) >= 8 {

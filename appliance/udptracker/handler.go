@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/netip"
 
-	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -110,12 +109,12 @@ func (h *handler) announce(pkt []byte, txID uint32, addr netip.Addr, out []byte)
 	// The packet's family decides the peer format (BEP 15): an IPv4 packet, even on
 	// a dual-stack socket, gets 6-byte IPv4 peers.
 	v6 := addr.Is6()
-	fams, limit := swarm.IPv4, maxPeers4
+	fams, limit := tracker.IPv4, maxPeers4
 	if v6 {
-		fams, limit = swarm.IPv6, maxPeers6
+		fams, limit = tracker.IPv6, maxPeers6
 	}
 	if h.req.NumWant < 0 {
-		h.req.NumWant = s.numWantDefault
+		h.req.NumWant = s.cfg.Load().NumWantDefault
 	}
 	h.req.NumWant = min(h.req.NumWant, limit)
 	if err := s.trk.Announce(addr, &h.req, fams, &h.resp); err != nil {
@@ -127,12 +126,14 @@ func (h *handler) announce(pkt []byte, txID uint32, addr netip.Addr, out []byte)
 func (h *handler) scrape(pkt []byte, txID uint32, addr netip.Addr, out []byte) []byte {
 	s := h.s
 	var err error
-	h.hashes, err = parseScrape(pkt, h.hashes[:0], s.scrapeMax)
+	h.hashes, err = parseScrape(pkt, h.hashes[:0], s.cfg.Load().ScrapeMax)
 	if err != nil {
 		s.trk.Refused()
 		return h.failLimited(out, txID, err, maxReplyLen, addr)
 	}
-	h.entries, err = s.trk.Scrape(addr, h.hashes, h.entries[:0])
+	// A UDP scrape carries no key: BEP 41 URL data exists only on announces. So in
+	// private mode the tracker refuses it, as it refuses an HTTP scrape without one.
+	h.entries, err = s.trk.Scrape(addr, nil, h.hashes, h.entries[:0])
 	if err != nil {
 		return h.fail(out, txID, err, maxReplyLen)
 	}

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 var (
@@ -34,16 +33,38 @@ type fixture struct {
 	h     *handler
 }
 
-func newFixture(t testing.TB, mod func(*config.Tracker)) *fixture {
+// defaultTracker is the default tracker configuration (configs/swarmlight.yaml).
+func defaultTracker() tracker.Config {
+	return tracker.Config{
+		Interval:       30 * time.Minute,
+		MinInterval:    15 * time.Minute,
+		NumWantDefault: 50,
+		NumWantMax:     200,
+		ScrapeMax:      74,
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"),
+			netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("fc00::/7")},
+	}
+}
+
+// testPeerTimeout is the default peer timeout, 1.5 × the default interval.
+const testPeerTimeout = 45 * time.Minute
+
+// frontConfig is the UDP front's part of cfg, as the appliance maps it.
+func frontConfig(cfg tracker.Config) Config {
+	return Config{NumWantDefault: cfg.NumWantDefault, ScrapeMax: cfg.ScrapeMax}
+}
+
+func newFixture(t testing.TB, mod func(*tracker.Config)) *fixture {
 	t.Helper()
-	cfg := config.Default().Tracker
+	cfg := defaultTracker()
 	cfg.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	if mod != nil {
 		mod(&cfg)
 	}
 	c := clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
-	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: cfg.PeerTimeout}, c))
-	s, err := New(cfg, trk, slog.New(slog.DiscardHandler), c)
+	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, c), nil)
+	s, err := New(frontConfig(cfg), trk, slog.New(slog.DiscardHandler), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +290,7 @@ func TestNoAmplification(t *testing.T) {
 }
 
 func TestAnnounce(t *testing.T) {
-	f := newFixture(t, func(c *config.Tracker) { c.NumWantDefault = 3 })
+	f := newFixture(t, func(c *tracker.Config) { c.NumWantDefault = 3 })
 	r := f.announce(src4, ann{hash: hashA, left: 0, event: 2})
 	if len(r.peers) != 0 || r.seeders != 1 || r.leechers != 0 {
 		t.Fatalf("first announce %+v", r)
@@ -310,7 +331,7 @@ func TestAnnounce(t *testing.T) {
 }
 
 func TestAnnounceCapsPeersToOneDatagram(t *testing.T) {
-	f := newFixture(t, func(c *config.Tracker) { c.NumWantMax = 1000 })
+	f := newFixture(t, func(c *tracker.Config) { c.NumWantMax = 1000 })
 	for i := range 250 {
 		f.announce(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}), 7000), ann{hash: hashA, left: 1})
 		f.announce(netip.AddrPortFrom(netip.AddrFrom16([16]byte{0xfd, 15: byte(i)}), 7000), ann{hash: hashA, left: 1})
@@ -334,7 +355,7 @@ func TestAnnouncePausedAndUnknownEvents(t *testing.T) {
 	f := newFixture(t, nil)
 	f.announce(src4, ann{hash: hashA, left: 5, event: 4}) // libtorrent's paused
 	f.announce(src4b, ann{hash: hashA, left: 5, event: 77})
-	got, err := f.trk.Scrape(src4.Addr(), []tracker.InfoHash{hashA}, nil)
+	got, err := f.trk.Scrape(src4.Addr(), nil, []tracker.InfoHash{hashA}, nil)
 	if err != nil || got[0].Incomplete != 2 || got[0].Downloaders != 1 {
 		t.Errorf("scrape %+v (%v), want 2 incomplete of which 1 downloader", got, err)
 	}
@@ -343,7 +364,7 @@ func TestAnnouncePausedAndUnknownEvents(t *testing.T) {
 func TestAnnounceIPField(t *testing.T) {
 	claimed := [4]byte{10, 9, 9, 9}
 	for _, allow := range []bool{false, true} {
-		f := newFixture(t, func(c *config.Tracker) { c.AllowIPParam = allow })
+		f := newFixture(t, func(c *tracker.Config) { c.AllowIPParam = allow })
 		f.announce(src4, ann{hash: hashA, left: 1, ip: claimed, port: 6881})
 		r := f.announce(src4b, ann{hash: hashA, left: 1})
 		want := netip.AddrPortFrom(src4.Addr(), 6881)
@@ -400,7 +421,7 @@ func TestAnnounceOptions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, func(c *config.Tracker) { c.AllowIPParam = true })
+			f := newFixture(t, func(c *tracker.Config) { c.AllowIPParam = true })
 			id := f.connect(src4)
 			r := f.send(ann{connID: id, txID: 3, hash: hashA, left: 1, port: 6881, numWant: -1, options: tc.options}.packet(), src4)
 			if tc.reason != "" {
@@ -460,9 +481,9 @@ func TestAccessDenied(t *testing.T) {
 // BenchmarkHandleAnnounce is one announce packet from parse to written reply, in a
 // swarm of 100 with 50 peers wanted: the per-packet work of a worker.
 func BenchmarkHandleAnnounce(b *testing.B) {
-	cfg := config.Default().Tracker
-	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: cfg.PeerTimeout}, clock.Real{}))
-	s, err := New(cfg, trk, slog.New(slog.DiscardHandler), clock.Real{})
+	cfg := defaultTracker()
+	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{}), nil)
+	s, err := New(frontConfig(cfg), trk, slog.New(slog.DiscardHandler), clock.Real{})
 	if err != nil {
 		b.Fatal(err)
 	}

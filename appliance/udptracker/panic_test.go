@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/privacytest"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // TestWorkerPanicRestarts makes the only worker panic on a packet, again and
@@ -23,9 +22,9 @@ import (
 func TestWorkerPanicRestarts(t *testing.T) {
 	poison := []byte("poison:127.0.0.77:2690")
 	var logs privacytest.Output
-	cfg := config.Default()
-	trk := tracker.New(cfg.Tracker, swarm.New(swarm.Opts{PeerTimeout: cfg.Tracker.PeerTimeout}, clock.Real{}))
-	s, err := New(cfg.Tracker, trk, slog.New(slog.NewTextHandler(&logs, nil)), clock.Real{})
+	cfg := defaultTracker()
+	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{}), nil)
+	s, err := New(frontConfig(cfg), trk, slog.New(slog.NewTextHandler(&logs, nil)), clock.Real{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +33,7 @@ func TestWorkerPanicRestarts(t *testing.T) {
 			panic("bad packet " + string(pkt))
 		}
 	}
-	cfg.UDP.Workers = 1
-	l, err := Listen("127.0.0.1:0", cfg.UDP)
+	l, err := Listen("127.0.0.1:0", ListenConfig{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,8 @@ func parseAnnounce(p []byte, req *tracker.AnnounceRequest, urlBuf []byte) error 
 		return err
 	}
 	// The URL data is read as the query an HTTP announce would carry, so a
-	// parameter means the same over both fronts. It lives in urlBuf only for this
+	// parameter means the same over both fronts; the passkey of a private
+	// tracker's udp://box:6969/KEY/announce arrives in its path. It lives in urlBuf only for this
 	// call, so a string view of it need not be a copy.
 	return query.ParseURLData(unsafe.String(&data[0], len(data)), req)
 }

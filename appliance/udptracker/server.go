@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/internal/safe"
-	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // batchLen is how many datagrams one system call moves.
@@ -24,13 +23,12 @@ const batchLen = 32
 
 // Server answers UDP tracker requests from a tracker.
 type Server struct {
-	trk            *tracker.Tracker
-	log            *slog.Logger
-	clock          clock.Clock
-	ids            *connIDs
-	limiter        *errorLimiter
-	numWantDefault int
-	scrapeMax      int
+	trk     Tracker
+	log     *slog.Logger
+	clock   clock.Clock
+	ids     *connIDs
+	limiter *errorLimiter
+	cfg     atomic.Pointer[Config] // swapped by Reconfigure; a packet loads it once
 
 	packets, dropped, badConnID, errors, limited atomic.Uint64
 
@@ -51,21 +49,15 @@ type Stats struct {
 	Panics    uint64 // workers restarted after a panic
 }
 
-// New returns a Server answering from trk.
-func New(tcfg config.Tracker, trk *tracker.Tracker, log *slog.Logger, c clock.Clock) (*Server, error) {
+// New returns a Server answering from trk, configured by cfg.
+func New(cfg Config, trk Tracker, log *slog.Logger, c clock.Clock) (*Server, error) {
 	ids, err := newConnIDs()
 	if err != nil {
 		return nil, fmt.Errorf("udp: connection id key: %w", err)
 	}
-	return &Server{
-		trk:            trk,
-		log:            log,
-		clock:          c,
-		ids:            ids,
-		limiter:        newErrorLimiter(c.Now()),
-		numWantDefault: tcfg.NumWantDefault,
-		scrapeMax:      min(tcfg.ScrapeMax, maxScrape),
-	}, nil
+	s := &Server{trk: trk, log: log, clock: c, ids: ids, limiter: newErrorLimiter(c.Now())}
+	s.Reconfigure(cfg)
+	return s, nil
 }
 
 // Stats returns the counters.
@@ -77,13 +69,25 @@ func (s *Server) Stats() Stats {
 // Listener is one UDP address, bound as one socket per worker.
 type Listener struct {
 	conns []*net.UDPConn
+
+	// A Listener that Rebind has replaced drains as it closes; see drain.
+	superseded atomic.Bool
+	draining   atomic.Bool
+	active     atomic.Int32 // workers serving it
 }
 
 // Addr is the bound address.
 func (l *Listener) Addr() net.Addr { return l.conns[0].LocalAddr() }
 
-// Close closes every socket, which ends Serve.
+// Workers is how many sockets, each with its worker, l has.
+func (l *Listener) Workers() int { return len(l.conns) }
+
+// Close closes every socket, which ends Serve. A Listener that Rebind replaced is
+// drained first: what its sockets had received is answered.
 func (l *Listener) Close() error {
+	if l.superseded.Load() {
+		l.drain()
+	}
 	var errs []error
 	for _, c := range l.conns {
 		errs = append(errs, c.Close())
@@ -91,32 +95,94 @@ func (l *Listener) Close() error {
 	return errors.Join(errs...)
 }
 
-// Listen binds addr for workers workers (0: one per core). On Linux each worker has
-// its own socket on the same address (SO_REUSEPORT), and the kernel spreads senders
-// across them, so workers never contend for a socket.
-func Listen(addr string, cfg config.UDP) (*Listener, error) {
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	conns, err := bind(addr, workers)
+// Listen binds addr as lc says. On Linux each worker has its own socket on the
+// same address (SO_REUSEPORT), and the kernel spreads senders across them, so
+// workers never contend for a socket.
+func Listen(addr string, lc ListenConfig) (*Listener, error) {
+	conns, err := bind(addr, lc.workers())
 	if err != nil {
 		return nil, err
 	}
+	return withBuffers(conns, lc)
+}
+
+// Rebind binds a second Listener on l's address, alongside l, as lc says: the way
+// to change the number of workers without a moment in which the address is
+// unbound. From then on the kernel sends every datagram for the address to the
+// new sockets (a reuseport program, steer). Serve the new Listener, then close
+// l: Close lets l's workers answer what l's sockets still hold before it closes
+// them, so no datagram is lost on the way. Linux only.
+func (l *Listener) Rebind(lc ListenConfig) (*Listener, error) {
+	conns, err := rebind(l.Addr().String(), lc.workers())
+	if err != nil {
+		return nil, fmt.Errorf("udp: rebind: %w", err)
+	}
+	next, err := withBuffers(conns, lc)
+	if err != nil {
+		return nil, err
+	}
+	// Without the program (a kernel before 4.5), the kernel spreads datagrams
+	// over both sets until l closes, and the few queued on l's sockets then are
+	// lost; their clients ask again, as BEP 15 has them do. That is no reason to
+	// refuse the change.
+	_ = steer(next.conns, len(l.conns))
+	l.superseded.Store(true)
+	return next, nil
+}
+
+const (
+	// drainWithin bounds how long closing a replaced Listener waits for its
+	// sockets to empty and its workers to stop.
+	drainWithin = time.Second
+	// drainSettle lets datagrams the kernel was delivering as the steering
+	// changed land before the sockets are looked at.
+	drainSettle = 5 * time.Millisecond
+)
+
+// drain waits until l's sockets hold nothing, then stops its workers between
+// two batches: a read deadline in the past ends each worker's next read, after
+// it has sent the replies of the batch before.
+func (l *Listener) drain() {
+	deadline := time.Now().Add(drainWithin)
+	time.Sleep(drainSettle)
+	for queued(l.conns) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	l.draining.Store(true)
+	for _, c := range l.conns {
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+	}
+	for l.active.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func withBuffers(conns []*net.UDPConn, lc ListenConfig) (*Listener, error) {
 	l := &Listener{conns: conns}
-	for _, c := range conns {
-		if cfg.ReadBuffer > 0 {
-			err = errors.Join(err, c.SetReadBuffer(cfg.ReadBuffer))
+	if err := l.SetBuffers(lc); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// SetBuffers sets the sockets' receive and send buffers as lc says (0 leaves
+// one as it is), at once, on sockets being served. lc.Workers is not looked at:
+// changing it takes Rebind.
+func (l *Listener) SetBuffers(lc ListenConfig) error {
+	var err error
+	for _, c := range l.conns {
+		if lc.ReadBuffer > 0 {
+			err = errors.Join(err, c.SetReadBuffer(lc.ReadBuffer))
 		}
-		if cfg.WriteBuffer > 0 {
-			err = errors.Join(err, c.SetWriteBuffer(cfg.WriteBuffer))
+		if lc.WriteBuffer > 0 {
+			err = errors.Join(err, c.SetWriteBuffer(lc.WriteBuffer))
 		}
 	}
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("udp: socket buffers: %w", err)
+		return fmt.Errorf("udp: socket buffers: %w", err)
 	}
-	return l, nil
+	return nil
 }
 
 // Serve answers packets on l until l is closed, then returns nil.
@@ -125,9 +191,11 @@ func (s *Server) Serve(l *Listener) error {
 	errs := make([]error, len(l.conns))
 	for i, c := range l.conns {
 		wg.Add(1)
+		l.active.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.serveConn(c)
+			defer l.active.Add(-1)
+			errs[i] = s.serveConn(l, c)
 		}()
 	}
 	wg.Wait()
@@ -138,10 +206,10 @@ func (s *Server) Serve(l *Listener) error {
 // that some packet finds, would end the process, every swarm with it, and print
 // the packet's data: the worker starts afresh instead, with new buffers, and the
 // panic is counted and logged without its value. The rest of its batch is lost.
-func (s *Server) serveConn(c *net.UDPConn) error {
+func (s *Server) serveConn(l *Listener, c *net.UDPConn) error {
 	for {
 		var err error
-		if !safe.Do(func() { err = s.work(c) }) {
+		if !safe.Do(func() { err = s.work(l, c) }) {
 			return err
 		}
 		s.panics.Add(s.log, "udp: worker panic; restarted")
@@ -149,7 +217,7 @@ func (s *Server) serveConn(c *net.UDPConn) error {
 }
 
 // work is one worker's loop: a batch in, a batch of replies out.
-func (s *Server) work(c *net.UDPConn) error {
+func (s *Server) work(l *Listener, c *net.UDPConn) error {
 	bc, err := newBatchConn(c, batchLen, packetLen)
 	if err != nil {
 		return fmt.Errorf("udp: %w", err)
@@ -158,6 +226,9 @@ func (s *Server) work(c *net.UDPConn) error {
 	for {
 		pkts, err := bc.read()
 		if err != nil {
+			if l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil // drained: see Listener.drain
+			}
 			return closedIsNil(err)
 		}
 		for _, p := range pkts {

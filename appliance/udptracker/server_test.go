@@ -14,23 +14,21 @@ import (
 	anacrolix "github.com/anacrolix/torrent/tracker"
 	"github.com/anacrolix/torrent/types/infohash"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
-	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // serve runs a real UDP tracker on addr until the test ends.
 func serve(t testing.TB, addr string, workers int) (*Server, string) {
 	t.Helper()
-	cfg := config.Default()
-	trk := tracker.New(cfg.Tracker, swarm.New(swarm.Opts{PeerTimeout: cfg.Tracker.PeerTimeout}, clock.Real{}))
-	s, err := New(cfg.Tracker, trk, slog.New(slog.DiscardHandler), clock.Real{})
+	cfg := defaultTracker()
+	trk := tracker.New(cfg, swarm.New(swarm.Opts{PeerTimeout: testPeerTimeout}, clock.Real{}), nil)
+	s, err := New(frontConfig(cfg), trk, slog.New(slog.DiscardHandler), clock.Real{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.UDP.Workers = workers
-	l, err := Listen(addr, cfg.UDP)
+	l, err := Listen(addr, ListenConfig{Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
 // A link-local client is let in by fe80::/10 as the HTTP front lets it in, with
@@ -21,7 +21,7 @@ func TestLinkLocalSource(t *testing.T) {
 		{"fe80::/10 not allowed", []string{"10.0.0.0/8", "fd00::/8"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, func(c *config.Tracker) {
+			f := newFixture(t, func(c *tracker.Config) {
 				c.AllowedNetworks = nil
 				for _, p := range tc.allowed {
 					c.AllowedNetworks = append(c.AllowedNetworks, netip.MustParsePrefix(p))
@@ -49,7 +49,7 @@ func TestLinkLocalSource(t *testing.T) {
 // packet's ip field or in BEP 41 URL data), and a stop naming someone else's
 // address removes nothing; the owner's own stop does.
 func TestClaimedAddress(t *testing.T) {
-	f := newFixture(t, func(c *config.Tracker) {
+	f := newFixture(t, func(c *tracker.Config) {
 		c.AllowIPParam = true
 		c.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	})

@@ -62,6 +62,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(args, stdout, stderr)
 	case "panel":
 		return renderPanel(args, stdout, stderr)
+	case "list":
+		return listCmd(args, stdout, stderr)
+	case "key":
+		return keyCmd(args, stdout, stderr)
+	case "reload":
+		return reloadCmd(args, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return usageError(stderr, fmt.Sprintf("version takes no arguments, got %q", args[0]))
@@ -84,7 +90,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	level := new(slog.LevelVar)
 	level.Set(cfg.Log.Level)
-	log := newLogger(cfg.Log.Format, level, stderr)
+	// A reload changes the level and the format of every logger made from it.
+	logHandler := appliance.NewLogHandler(stderr, cfg.Log.Format, level)
+	log := slog.New(logHandler)
 	// SIGHUP (systemd's ExecReload) reloads the configuration from the same
 	// sources: the file, the environment, the flags given at start.
 	hup := make(chan os.Signal, 1)
@@ -101,11 +109,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	err := appliance.Run(ctx, cfg, log, appliance.Options{
-		Stdout:     stdout,
-		Hangup:     hup,
-		Reload:     func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
-		Level:      level,
-		LockMemory: memlock.Lock,
+		Stdout:       stdout,
+		Hangup:       hup,
+		Reload:       func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
+		Level:        level,
+		LogHandler:   logHandler,
+		LockMemory:   memlock.Lock,
+		UnlockMemory: memlock.Unlock,
 	})
 	switch {
 	case err == nil:
@@ -133,7 +143,13 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
-	fmt.Fprint(stdout, noteUnder(cfg.YAML(), "process", "lock_memory", appliance.MemoryLockNote(cfg)))
+	out := noteUnder(cfg.YAML(), "process", "lock_memory", appliance.MemoryLockNote(cfg))
+	// What a reload cannot always apply is named under its key.
+	for key, note := range appliance.RestartNotes() {
+		section, leaf, _ := strings.Cut(key, ".")
+		out = noteUnder(out, section, leaf, note)
+	}
+	fmt.Fprint(stdout, out)
 	return exitOK
 }
 
@@ -231,14 +247,6 @@ func loadConfig(cmd string, args []string, stdout, stderr io.Writer) (cfg config
 	return cfg, fs, exitOK, true
 }
 
-func newLogger(format string, level slog.Leveler, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 func usageError(stderr io.Writer, msg string) int {
 	fmt.Fprintf(stderr, "swarmlight: %s\n\n", msg)
 	printUsage(stderr)
@@ -254,6 +262,22 @@ func printUsage(w io.Writer) {
                                   then print it as YAML, with the peer store's effective
                                   memory budget in a comment
   swarmlight panel --png DIR      write each display page, for a demo state, as PNG
+  swarmlight list add|remove ARG... [--deny] [flags]
+                                  add to or remove from access.allow_file (with --deny,
+                                  access.deny_file) each ARG: an info-hash, a magnet link
+                                  or a .torrent file (a hybrid one adds both its hashes),
+                                  then tell a running tracker to reload
+  swarmlight list show [--deny] [flags]
+                                  print the list's info-hashes and how many there are
+  swarmlight key add LABEL [flags]
+                                  make a passkey for a member, print it once with the
+                                  member's announce URLs, keep only its hash in
+                                  access.key_file, and tell a running tracker
+  swarmlight key list [flags]     print the members' labels and how many there are
+  swarmlight key revoke LABEL [flags]
+                                  remove the member's key, and tell a running tracker
+  swarmlight reload [flags]       check the configuration and tell the running tracker to
+                                  apply it (SIGHUP, as systemctl reload swarmlight)
   swarmlight version              print the version
   swarmlight help                 print this help
 

@@ -4,8 +4,8 @@
 //
 // A machine without GPIO (a laptop, a CI runner, a VM) is not an error: Open
 // says so in Devices.NoHardware and the caller simulates the panel. On a board
-// with GPIO, each configured device that cannot be used is one error naming it
-// and the cause, and the others work.
+// with GPIO, each configured device that cannot be used is one *hw.DeviceError
+// naming it, the kind of trouble and the cause, and the others work.
 package board
 
 import (
@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
@@ -24,6 +25,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"github.com/swarmlight/swarmlight/hw"
+	"github.com/swarmlight/swarmlight/hw/devspec"
 	"github.com/swarmlight/swarmlight/hw/periph"
 )
 
@@ -31,8 +33,9 @@ import (
 //
 // An LED is "" (none), "sysfs:NAME" (a kernel LED under SysfsRoot, like ACT,
 // the Pi's green LED), "gpio:PIN" (lit when the pin is high) or "gpio:PIN:low"
-// (lit when low). PIN is a periph pin name ("GPIO17", or the header position
-// "P1_11"); a bare number is taken as "GPIO" and the number.
+// (lit when low), as devspec.ParseLED reads it. PIN is a periph pin name
+// ("GPIO17", or the header position "P1_11"); a bare number is taken as "GPIO"
+// and the number.
 type Opts struct {
 	Power, Activity, Swarm, Error string
 
@@ -73,7 +76,7 @@ type Devices struct {
 
 // Open initialises the host drivers and opens every device o names. It never
 // fails as a whole: the devices that work are in Devices, and each that does
-// not is one error in the list.
+// not is one *hw.DeviceError in the list.
 func Open(o Opts) (*Devices, []error) {
 	return open(o, hostEnv{})
 }
@@ -109,7 +112,7 @@ func open(o Opts, e env) (*Devices, []error) {
 	if err := e.init(); err != nil {
 		// Drivers that failed are not an error of host.Init; this is something
 		// worse, but the drivers that loaded may still be of use.
-		errs = append(errs, fmt.Errorf("board: periph init: %w", err))
+		errs = append(errs, &hw.DeviceError{Device: "board", Kind: hw.Failed, Err: fmt.Errorf("periph init: %w", err)})
 	}
 	b := &opener{e: e, used: map[string]string{}}
 	if e.pinCount() == 0 {
@@ -143,11 +146,15 @@ func open(o Opts, e env) (*Devices, []error) {
 		}
 	}
 
-	if o.Button != "" && !d.NoHardware {
+	// A button named in a form that means nothing is an error on any machine,
+	// as it is to check-config; one that is not there is none without GPIO.
+	if err := devspec.CheckPin(o.Button); o.Button != "" && err != nil {
+		errs = append(errs, &hw.DeviceError{Device: "button", Kind: hw.Invalid, Err: err})
+	} else if o.Button != "" && !d.NoHardware {
 		if p, err := b.pin("button", o.Button); err != nil {
 			errs = append(errs, err)
 		} else if btn, err := periph.NewButton(p); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, deviceError("button", err))
 		} else {
 			d.Button = btn
 		}
@@ -170,48 +177,48 @@ type opener struct {
 
 // led opens the LED of one role; nil without error when there is none.
 func (b *opener) led(role, spec, root string) (hw.LED, error) {
-	if spec == "" {
-		return nil, nil
+	dev := role + " LED"
+	ls, err := devspec.ParseLED(spec)
+	if err != nil {
+		return nil, &hw.DeviceError{Device: dev, Kind: hw.Invalid, Err: err}
 	}
-	kind, arg, _ := strings.Cut(spec, ":")
-	switch {
-	case kind == "sysfs" && arg != "":
-		if err := b.claim("led "+role, "sysfs:"+arg); err != nil {
+	switch ls.Kind {
+	case devspec.None:
+		return nil, nil
+	case devspec.Sysfs:
+		if err := b.claim(dev, "sysfs:"+ls.Name); err != nil {
 			return nil, err
 		}
-		l, err := periph.OpenSysfsLED(root, arg)
+		l, err := periph.OpenSysfsLED(root, ls.Name)
 		if err != nil {
 			if b.noHardware && errors.Is(err, fs.ErrNotExist) {
 				return nil, nil
 			}
-			return nil, fmt.Errorf("led %s: %w", role, err)
-		}
-		return l, nil
-	case kind == "gpio" && arg != "":
-		name, mode, _ := strings.Cut(arg, ":")
-		if mode != "" && mode != "low" || name == "" {
-			break
-		}
-		if b.noHardware {
-			return nil, nil
-		}
-		p, err := b.pin("led "+role, name)
-		if err != nil {
-			return nil, err
-		}
-		l := periph.NewGPIOLED(p, mode == "low")
-		// Off now: a known state, and the pin's first use, where a line
-		// another process holds fails.
-		if err := l.Set(false); err != nil {
-			return nil, fmt.Errorf("led %s: %w", role, err)
+			return nil, deviceError(dev, err)
 		}
 		return l, nil
 	}
-	return nil, fmt.Errorf(`led %s: %q: want "sysfs:NAME", "gpio:PIN" or "gpio:PIN:low"`, role, spec)
+	if b.noHardware {
+		return nil, nil
+	}
+	p, err := b.pin(dev, ls.Name)
+	if err != nil {
+		return nil, err
+	}
+	l := periph.NewGPIOLED(p, ls.ActiveLow)
+	// Off now: a known state, and the pin's first use, where a line another
+	// process holds fails.
+	if err := l.Set(false); err != nil {
+		return nil, deviceError(dev, err)
+	}
+	return l, nil
 }
 
-// pin finds the GPIO pin name for who.
-func (b *opener) pin(who, name string) (gpio.PinIO, error) {
+// pin finds the GPIO pin name for dev.
+func (b *opener) pin(dev, name string) (gpio.PinIO, error) {
+	if err := devspec.CheckPin(name); err != nil {
+		return nil, &hw.DeviceError{Device: dev, Kind: hw.Invalid, Err: err}
+	}
 	p := b.e.pin(name)
 	if p == nil && strings.ToUpper(name) != name {
 		p = b.e.pin(strings.ToUpper(name))
@@ -221,27 +228,47 @@ func (b *opener) pin(who, name string) (gpio.PinIO, error) {
 	}
 	if p == nil {
 		if b.noPins != "" {
-			return nil, fmt.Errorf("%s: gpio pin %q: no such pin (%s)", who, name, b.noPins)
+			// The chips are there: what is missing is the right to use them.
+			return nil, &hw.DeviceError{Device: dev, Kind: hw.Permission, Err: fmt.Errorf("gpio pin %q: no such pin (%s)", name, b.noPins)}
 		}
-		return nil, fmt.Errorf("%s: gpio pin %q: no such pin", who, name)
+		return nil, &hw.DeviceError{Device: dev, Kind: hw.Missing, Err: fmt.Errorf("gpio pin %q: no such pin", name)}
 	}
 	// Aliases (P1_11) and names (GPIO17) of one pin are one pin.
 	key := "gpio:" + p.Name()
 	if r, ok := p.(gpio.RealPin); ok {
 		key = "gpio:" + r.Real().Name()
 	}
-	if err := b.claim(who, key); err != nil {
+	if err := b.claim(dev, key); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (b *opener) claim(who, key string) error {
+func (b *opener) claim(dev, key string) error {
 	if other, ok := b.used[key]; ok {
-		return fmt.Errorf("%s: %s is already the %s", who, key, other)
+		return &hw.DeviceError{Device: dev, Kind: hw.Conflict, Err: fmt.Errorf("%s is already the %s", key, other)}
 	}
-	b.used[key] = who
+	b.used[key] = dev
 	return nil
+}
+
+// deviceError sorts a driver's error by kind. periph formats some errnos away
+// (%v), so where errors.Is cannot tell, the driver's text is read, here and
+// only here.
+func deviceError(dev string, err error) *hw.DeviceError {
+	s := err.Error()
+	kind := hw.Failed
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		kind = hw.Missing
+	case errors.Is(err, fs.ErrPermission) || strings.Contains(s, "permission denied"):
+		kind = hw.Permission
+	case errors.Is(err, syscall.EBUSY) || strings.Contains(s, "device or resource busy"):
+		kind = hw.Busy
+	case strings.Contains(s, "remote I/O error") || strings.Contains(s, "no such device or address"):
+		kind = hw.Missing
+	}
+	return &hw.DeviceError{Device: dev, Kind: kind, Err: err}
 }
 
 func (d *Devices) openDisplay(o Opts, e env) error {
@@ -253,7 +280,7 @@ func (d *Devices) openDisplay(o Opts, e env) error {
 	var ref *i2creg.Ref
 	if o.DisplayBus == "" {
 		if len(refs) == 0 {
-			return errors.New("display: no I2C bus on this machine (on a Pi, turn I2C on: raspi-config, Interface Options)")
+			return &hw.DeviceError{Device: "display", Kind: hw.Missing, Err: errors.New("no I2C bus on this machine (on a Pi, turn I2C on: raspi-config, Interface Options)")}
 		}
 		ref = defaultBus(refs)
 	} else {
@@ -263,12 +290,12 @@ func (d *Devices) openDisplay(o Opts, e env) error {
 			if len(names) != 0 {
 				have = "there are " + strings.Join(names, ", ")
 			}
-			return fmt.Errorf("display: i2c bus %q: no such bus (%s)", o.DisplayBus, have)
+			return &hw.DeviceError{Device: "display", Kind: hw.Missing, Err: fmt.Errorf("i2c bus %q: no such bus (%s)", o.DisplayBus, have)}
 		}
 	}
 	bus, err := ref.Open()
 	if err != nil {
-		return fmt.Errorf("display: i2c bus %q: %w", ref.Name, err)
+		return deviceError("display", fmt.Errorf("i2c bus %q: %w", ref.Name, err))
 	}
 	addr := o.DisplayAddress
 	if addr == 0 {
@@ -277,12 +304,12 @@ func (d *Devices) openDisplay(o Opts, e env) error {
 	disp, err := periph.NewSSD1306(bus, &periph.SSD1306Opts{Address: addr, H: o.DisplayHeight})
 	if err != nil {
 		bus.Close()
-		// periph's sysfs I²C formats the errno away (%v), so the text is all
-		// there is to recognise the NACK of an address nobody answers at.
-		if s := err.Error(); strings.Contains(s, "remote I/O error") || strings.Contains(s, "no such device or address") {
-			return fmt.Errorf("display: i2c bus %q: nothing answers at %#x (check the wiring and the address): %w", ref.Name, addr, err)
+		de := deviceError("display", fmt.Errorf("i2c bus %q: %w", ref.Name, err))
+		if de.Kind == hw.Missing {
+			// The NACK of an address nobody answers at.
+			de.Err = fmt.Errorf("i2c bus %q: nothing answers at %#x (check the wiring and the address): %w", ref.Name, addr, err)
 		}
-		return fmt.Errorf("display: i2c bus %q: %w", ref.Name, err)
+		return de
 	}
 	d.Display = disp
 	d.bus = bus

@@ -14,6 +14,8 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
+
+	"github.com/swarmlight/swarmlight/hw"
 )
 
 // defaults is the configuration the appliance ships with.
@@ -216,6 +218,7 @@ func TestOpenBoardErrors(t *testing.T) {
 		opts Opts
 		env  func(*fakeEnv)
 		want []string // one error each, by prefix
+		kind []hw.ErrorKind
 	}{
 		{
 			name: "nothing configured",
@@ -225,55 +228,64 @@ func TestOpenBoardErrors(t *testing.T) {
 			name: "missing pin and missing kernel LED",
 			opts: Opts{Power: "sysfs:PWR", Activity: "gpio:GPIO99", Button: "GPIO98"},
 			want: []string{
-				"led power: sysfs-led PWR: no PWR or led1 in ",
-				`led activity: gpio pin "GPIO99": no such pin`,
+				"power LED: sysfs-led PWR: no PWR or led1 in ",
+				`activity LED: gpio pin "GPIO99": no such pin`,
 				`button: gpio pin "GPIO98": no such pin`,
 			},
+			kind: []hw.ErrorKind{hw.Missing, hw.Missing, hw.Missing},
 		},
 		{
 			name: "pins that periph could not open",
 			opts: Opts{Activity: "gpio:GPIO17"},
 			env:  func(e *fakeEnv) { e.pins = nil },
-			want: []string{`led activity: gpio pin "GPIO17": no such pin (GPIO chips (/dev/gpiochip0) are there but periph could use none`},
+			want: []string{`activity LED: gpio pin "GPIO17": no such pin (GPIO chips (/dev/gpiochip0) are there but periph could use none`},
+			kind: []hw.ErrorKind{hw.Permission},
 		},
 		{
 			name: "busy pin",
 			opts: Opts{Swarm: "gpio:GPIO13"},
-			want: []string{"led swarm: gpio-led GPIO13: gpioioctl: device or resource busy"},
+			want: []string{"swarm LED: gpio-led GPIO13: gpioioctl: device or resource busy"},
+			kind: []hw.ErrorKind{hw.Busy},
 		},
 		{
 			name: "one pin twice",
 			opts: Opts{Activity: "gpio:17", Swarm: "gpio:GPIO17", Button: "gpio17"},
 			want: []string{
-				"led swarm: gpio:GPIO17 is already the led activity",
-				"button: gpio:GPIO17 is already the led activity",
+				"swarm LED: gpio:GPIO17 is already the activity LED",
+				"button: gpio:GPIO17 is already the activity LED",
 			},
+			kind: []hw.ErrorKind{hw.Conflict, hw.Conflict},
 		},
 		{
 			name: "bad specs",
-			opts: Opts{Power: "ACT", Activity: "gpio:GPIO17:high", Swarm: "sysfs:", Error: "gpio:"},
+			opts: Opts{Power: "ACT", Activity: "gpio:GPIO17:high", Swarm: "sysfs:", Error: "gpio:", Button: "GPIO 23"},
 			want: []string{
-				`led power: "ACT": want "sysfs:NAME", "gpio:PIN" or "gpio:PIN:low"`,
-				`led activity: "gpio:GPIO17:high": want`,
-				`led swarm: "sysfs:": want`,
-				`led error: "gpio:": want`,
+				`power LED: "ACT" is not an LED: want "sysfs:NAME" (sysfs:ACT), "gpio:PIN" (gpio:GPIO17), "gpio:PIN:low" or "" for none`,
+				`activity LED: "gpio:GPIO17:high" is not an LED`,
+				`swarm LED: "sysfs:" is not an LED`,
+				`error LED: "gpio:" is not an LED`,
+				`button: "GPIO 23" is not a pin name`,
 			},
+			kind: []hw.ErrorKind{hw.Invalid, hw.Invalid, hw.Invalid, hw.Invalid, hw.Invalid},
 		},
 		{
 			name: "no such bus",
 			opts: Opts{Display: true, DisplayBus: "7"},
 			want: []string{`display: i2c bus "7": no such bus (there are /dev/i2c-0, /dev/i2c-1, /dev/i2c-20)`},
+			kind: []hw.ErrorKind{hw.Missing},
 		},
 		{
 			name: "no bus at all",
 			opts: Opts{Display: true},
 			env:  func(e *fakeEnv) { e.refs = nil },
 			want: []string{"display: no I2C bus on this machine (on a Pi, turn I2C on"},
+			kind: []hw.ErrorKind{hw.Missing},
 		},
 		{
 			name: "nothing at the address",
 			opts: Opts{Display: true, DisplayAddress: 0x3D},
 			want: []string{`display: i2c bus "/dev/i2c-1": nothing answers at 0x3d (check the wiring and the address): ssd1306: init at 0x3d: sysfs-i2c: remote I/O error`},
+			kind: []hw.ErrorKind{hw.Missing},
 		},
 		{
 			name: "bus that cannot be opened",
@@ -284,6 +296,7 @@ func TestOpenBoardErrors(t *testing.T) {
 				}
 			},
 			want: []string{`display: i2c bus "/dev/i2c-1": sysfs-i2c: are you member of group 'plugdev'? permission denied`},
+			kind: []hw.ErrorKind{hw.Permission},
 		},
 		{
 			name: "display by number, at 0x3D, 32 high",
@@ -304,6 +317,10 @@ func TestOpenBoardErrors(t *testing.T) {
 			for i, err := range errs {
 				if !strings.HasPrefix(err.Error(), tc.want[i]) {
 					t.Errorf("error %d:\n%s\nwant it to start\n%s", i, err, tc.want[i])
+				}
+				var de *hw.DeviceError
+				if !errors.As(err, &de) || de.Kind != tc.kind[i] {
+					t.Errorf("error %d (%v): kind %+v, want %v", i, err, de, tc.kind[i])
 				}
 			}
 		})

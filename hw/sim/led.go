@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // MaxHistory is how many changes an LED remembers: a simulated activity LED

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/hw"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 var (

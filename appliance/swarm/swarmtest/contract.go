@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmlight/swarmlight/appliance/clock"
 	"github.com/swarmlight/swarmlight/appliance/swarm"
+	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
 // NewStore builds the store under test with the given options and clock.
@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"MemoryBudget", testMemoryBudget},
 		{"CapsUnderRace", testCapsUnderRace},
 		{"LargeSwarm", testLargeSwarm},
+		{"Reconfigure", testReconfigure},
+		{"ReconfigureUnderLoad", testReconfigureUnderLoad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })

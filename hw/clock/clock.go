@@ -1,5 +1,6 @@
-// Package clock gives the tracker an injectable notion of "now", so that expiry,
-// intervals and panel animations can be tested without sleeping.
+// Package clock gives the tracker and its hardware an injectable notion of "now",
+// so that expiry, intervals and LED animations can be tested without sleeping. It
+// imports nothing of the product, so hw and appliance both depend on it.
 package clock
 
 import (
