@@ -19,6 +19,9 @@ type Config struct {
 	Access  Access
 	Swarm   Swarm
 	Panel   Panel
+	Web     Web
+	MDNS    MDNS
+	Catalog Catalog
 	Log     Log
 	Process Process
 }
@@ -95,6 +98,28 @@ type Panel struct {
 	DisplayBus     string        // panel.display_bus
 	DisplayAddress int           // panel.display_address: 0x3C or 0x3D
 	DisplayHeight  int           // panel.display_height: 32 or 64
+}
+
+// Web configures the status page and the endpoints served beside it on the
+// tracker's HTTP port.
+type Web struct {
+	Enabled bool          // web.enabled: GET /, /stats.json, /panel.png
+	Metrics bool          // web.metrics: GET /metrics
+	Refresh time.Duration // web.refresh: how often an open page updates its figures
+}
+
+// MDNS configures the built-in mDNS responder, for systems without avahi-daemon.
+type MDNS struct {
+	Responder bool   // mdns.responder
+	Name      string // mdns.name: the .local host name; "" is the system's host name
+}
+
+// Catalog configures the shelf of torrents on the status page.
+type Catalog struct {
+	Enabled        bool   // catalog.enabled
+	Dir            string // catalog.dir: where published .torrent files are kept
+	UploadKey      string // catalog.upload_key: "" lets only loopback upload
+	MaxTorrentSize int    // catalog.max_torrent_size, in bytes
 }
 
 // Log configures logging to stderr.

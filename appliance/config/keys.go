@@ -290,6 +290,23 @@ func checkPath(s string) string {
 	return ""
 }
 
+// checkHostLabel accepts "" or one DNS label: letters, digits and '-', not at
+// either end, at most 63 characters.
+func checkHostLabel(s string) string {
+	if s == "" {
+		return ""
+	}
+	ok := len(s) <= 63 && s[0] != '-' && s[len(s)-1] != '-'
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
+		return fmt.Sprintf("%q is not a host name like swarmlight; want letters, digits and '-', at most 63", s)
+	}
+	return ""
+}
+
 func checkName(s string) string {
 	if len(s) > 21 {
 		return fmt.Sprintf("%q is longer than the 21 characters a display line holds", s)

@@ -93,6 +93,8 @@ func TestDefaults(t *testing.T) {
 			LEDPower: "sysfs:ACT", LEDActivity: "gpio:GPIO17", LEDSwarm: "gpio:GPIO27", LEDError: "gpio:GPIO22",
 			Button: "GPIO23", Display: true, DisplayAddress: 0x3C, DisplayHeight: 64,
 		},
+		Web:     Web{Enabled: true, Metrics: true, Refresh: 5 * time.Second},
+		Catalog: Catalog{Dir: "/var/lib/swarmlight/catalog", MaxTorrentSize: 4 << 20},
 		Log:     Log{Level: slog.LevelInfo, Format: "text"},
 		Process: Process{LockMemory: true},
 	}
