@@ -10,6 +10,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/swarmlight/swarmlight/appliance/config"
 	"github.com/swarmlight/swarmlight/appliance/panel"
@@ -32,6 +33,7 @@ type panelPart struct {
 
 	shown     []string // the URLs the running panel shows
 	pnl       *panel.Panel
+	cur       atomic.Pointer[panel.Panel] // pnl, for the status page's goroutines
 	closeDevs func()
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -49,6 +51,7 @@ func (p *panelPart) start(context.Context) error {
 	p.shown = p.urls()
 	p.pnl = panel.New(panel.Opts{Name: p.cfg.Name, URLs: p.shown, PageInterval: p.cfg.PageInterval},
 		devs, clock.Real{}, panelSource(p.trk, p.problems), p.log)
+	p.cur.Store(p.pnl)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.closeDevs, p.cancel, p.done = closeDevs, cancel, make(chan struct{})
 	go func() {
@@ -77,6 +80,15 @@ func (p *panelPart) stop(context.Context) {
 	p.cancel()
 	<-p.done
 	p.closeDevs()
+}
+
+// Current is what the display shows now, for the status page: any goroutine
+// may ask, across the panel's restarts.
+func (p *panelPart) Current() (panel.Shown, bool) {
+	if pn := p.cur.Load(); pn != nil {
+		return pn.Current()
+	}
+	return panel.Shown{}, false
 }
 
 // Panics is how many panics the panel recovered from since Run started.

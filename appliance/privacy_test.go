@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -93,6 +94,18 @@ func TestLogsHoldNoPeerData(t *testing.T) {
 		secrets = append(secrets, records(usrc, fmt.Sprint(uport))...)
 		secrets = append(secrets, records(netip.AddrFrom4(uclaimed).String(), fmt.Sprint(uport))...)
 		udpExchange(t, usrc, udpAddr, hash, peerID, uint16(uport), uclaimed, "/"+passkey+"/announce?ipv6="+claimed6+"&key="+key)
+	}
+	// Every byte the status page and what is served beside it hold, after
+	// those peers: none of theirs may be among them.
+	for _, path := range []string{"/", "/stats.json", "/panel.png", "/panel.png?page=0", "/panel.png?page=1",
+		"/panel.png?page=2", "/panel.png?page=3", "/metrics", "/catalog"} {
+		resp, body := fetch(t, "127.0.0.1", root+path)
+		if resp.StatusCode == http.StatusForbidden {
+			t.Fatalf("%s: 403; the scan proves nothing", path)
+		}
+		for _, leak := range privacytest.Find(string(body), secrets) {
+			t.Errorf("%s serves peer data: %s", path, leak)
+		}
 	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

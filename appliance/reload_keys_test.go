@@ -25,6 +25,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance"
 	"github.com/swarmlight/swarmlight/appliance/access"
+	"github.com/swarmlight/swarmlight/appliance/catalog"
 	"github.com/swarmlight/swarmlight/appliance/config"
 )
 
@@ -446,6 +447,77 @@ func TestEveryKeyAppliesLive(t *testing.T) {
 			set:    func(c *config.Config, e *keyEnv) { c.Process.LockMemory = false },
 			probe:  func(e *keyEnv) bool { return e.l.unlock.Load() > e.countBefore },
 		},
+		// The status page's keys show in what the tracker's HTTP port serves.
+		"web.enabled": {
+			set:   func(c *config.Config, e *keyEnv) { c.Web.Enabled = false },
+			probe: func(e *keyEnv) bool { return webStatus(e, "/stats.json") == 404 && webStatus(e, "/metrics") == 200 },
+		},
+		"web.metrics": {
+			set:   func(c *config.Config, e *keyEnv) { c.Web.Metrics = false },
+			probe: func(e *keyEnv) bool { return webStatus(e, "/metrics") == 404 && webStatus(e, "/stats.json") == 200 },
+		},
+		"web.refresh": {
+			set:   func(c *config.Config, e *keyEnv) { c.Web.Refresh = 2 * time.Second },
+			probe: func(e *keyEnv) bool { return strings.Contains(webBody(e, "/"), "Figures update every 2s.") },
+		},
+		// The responder (re)starts with the setting: it says so under the name
+		// it answers for, whether or not this host lets it have port 5353 (that
+		// it answers is cmd/swarmlight's TestMDNSInNamespace).
+		"mdns.responder": {
+			before: func(e *keyEnv) { e.countBefore = int32(strings.Count(e.l.logs.String(), `msg="mdns: `)) },
+			set:    func(c *config.Config, e *keyEnv) { c.MDNS.Responder, c.MDNS.Name = true, "probe-on" },
+			probe: func(e *keyEnv) bool {
+				return int32(strings.Count(e.l.logs.String(), `msg="mdns: `)) > e.countBefore &&
+					strings.Contains(e.l.logs.String(), "name=probe-on.local")
+			},
+		},
+		"mdns.name": {
+			ctx:   func(c *config.Config, e *keyEnv) { c.MDNS.Responder, c.MDNS.Name = true, "probe-a" },
+			set:   func(c *config.Config, e *keyEnv) { c.MDNS.Name = "probe-b" },
+			probe: func(e *keyEnv) bool { return strings.Contains(e.l.logs.String(), "name=probe-b.local") },
+		},
+		// In listed mode the shelf's torrents are tracked: each catalog key shows
+		// in whether an announce for a shelved torrent is let in (catalog_test.go).
+		"catalog.enabled": {
+			ctx: func(c *config.Config, e *keyEnv) {
+				c.Access.Mode, c.Catalog = e.listedMode, shelfDir(e.t, e.dir, "on.iso", 4)
+				c.Catalog.Enabled = false
+			},
+			set:   func(c *config.Config, e *keyEnv) { c.Catalog.Enabled = true },
+			probe: func(e *keyEnv) bool { return !refused(e.ann(e.httpURL, shelvedHash(e.t, "on.iso", 4), peerID(40))) },
+		},
+		"catalog.dir": {
+			ctx: func(c *config.Config, e *keyEnv) {
+				c.Access.Mode, c.Catalog = e.listedMode, shelfDir(e.t, e.dir, "a.iso", 4)
+			},
+			set: func(c *config.Config, e *keyEnv) { c.Catalog.Dir = shelfDir(e.t, e.dir, "b.iso", 4).Dir },
+			probe: func(e *keyEnv) bool {
+				return !refused(e.ann(e.httpURL, shelvedHash(e.t, "b.iso", 4), peerID(41))) &&
+					refused(e.ann(e.httpURL, shelvedHash(e.t, "a.iso", 4), peerID(41)))
+			},
+		},
+		"catalog.max_torrent_size": {
+			// A 100-piece torrent is over 2 KiB: left off the shelf at 1 KiB.
+			ctx: func(c *config.Config, e *keyEnv) {
+				c.Access.Mode, c.Catalog = e.listedMode, shelfDir(e.t, e.dir, "big.iso", 100)
+				c.Catalog.MaxTorrentSize = 1024
+			},
+			set:   func(c *config.Config, e *keyEnv) { c.Catalog.MaxTorrentSize = 64 << 10 },
+			probe: func(e *keyEnv) bool { return !refused(e.ann(e.httpURL, shelvedHash(e.t, "big.iso", 100), peerID(42))) },
+		},
+		"catalog.upload_key": {
+			// Before, loopback uploads with any key; after, only with the new one.
+			ctx: func(c *config.Config, e *keyEnv) {
+				e.t.Cleanup(appliance.SetCatalogHook(func(s *catalog.Shelf) { liveShelf.Store(s) }))
+				c.Catalog = shelfDir(e.t, e.dir, "up.iso", 4)
+			},
+			set: func(c *config.Config, e *keyEnv) { c.Catalog.UploadKey = "probekey" },
+			probe: func(e *keyEnv) bool {
+				b, _ := testTorrent(e.t, "uploaded.iso", 2)
+				h := liveShelf.Load().Handler()
+				return uploadTo(e.t, h, b, "wrong") == http.StatusForbidden && uploadTo(e.t, h, b, "probekey") == http.StatusCreated
+			},
+		},
 	}
 
 	for _, key := range config.Keys() {
@@ -704,4 +776,25 @@ func TestPeerTimeoutBeyondLiveRange(t *testing.T) {
 	if !near(rr.Interval, 3*time.Minute) || rr.Complete != 1 {
 		t.Errorf("after the reload: %+v, want the new interval and the seeder still there", rr)
 	}
+}
+
+// webStatus and webBody GET path from the tracker's HTTP port, for the web.*
+// probes.
+func webStatus(e *keyEnv, path string) int {
+	resp, err := noKeepAlive.Get(strings.TrimSuffix(e.httpURL, "/announce") + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func webBody(e *keyEnv, path string) string {
+	resp, err := noKeepAlive.Get(strings.TrimSuffix(e.httpURL, "/announce") + path)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -55,6 +55,8 @@ type Options struct {
 	// a reload turns it off. Tests that run the tracker inside a shared test
 	// process leave them nil.
 	LockMemory, UnlockMemory func() error
+	// Version is the build's version, which the status page shows.
+	Version string
 }
 
 // Run serves until ctx is done, then stops accepting, finishes in-flight requests and
@@ -104,6 +106,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		testHookRun(trk)
 	}
 	pp := &panelPart{cfg: cfg.Panel, urls: urls, trk: trk, problems: problems, log: log}
+	cp := newCatalogPart(cfg, acc, urls, log)
 	// Started in this order and stopped in the reverse: memory is locked before
 	// the store holds a peer, and the fronts stop before what they ask.
 	parts := []component{
@@ -118,9 +121,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		}),
 		&accessPart{acc: acc, opts: accessOpts(cfg), log: log, problems: problems},
 		trackerPart{trk},
+		// Before the fronts, so listed mode tracks the shelf from the first
+		// announce, and before the page's server, which asks it what to show.
+		cp,
 		hf,
 		uf,
 		pp,
+		// After the fronts, the shelf and the panel, whose state it shows.
+		&webPart{cfg: cfg.Web, hf: hf, uf: uf, trk: trk, acc: acc, pp: pp, cp: cp, urls: urls,
+			version: o.Version, problems: problems},
+		&mdnsPart{cfg: cfg, http: hf.netAddrs, log: log},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -76,6 +76,8 @@ type startOpts struct {
 	hangup chan os.Signal
 	reload func() (config.Config, error)
 	level  *slog.LevelVar
+	// version is the build's version, as main passes it.
+	version string
 }
 
 // start runs the real appliance and returns its announce URLs once it prints them.
@@ -95,7 +97,7 @@ func start(t *testing.T, cfg config.Config, with ...startOpts) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- appliance.Run(ctx, cfg, logger, appliance.Options{Stdout: out, Hangup: opts.hangup, Reload: opts.reload, Level: opts.level})
+		done <- appliance.Run(ctx, cfg, logger, appliance.Options{Stdout: out, Hangup: opts.hangup, Reload: opts.reload, Level: opts.level, Version: opts.version})
 	}()
 	r := &running{logs: logs}
 	var once sync.Once

@@ -5,6 +5,7 @@
 #             the tracker, serving, reloading and stopping, makes no syscall its
 #             SystemCallFilter= would refuse (strace)
 #   deb       scripts/build-deb: metadata, contents, modes, conffiles, the
+#             Avahi service file valid against avahi's DTD, the
 #             copyright file naming every Go module linked in, lintian clean, a
 #             byte-identical rebuild, check-config of the extracted package; then
 #             install, upgrade (a local edit to the conffile survives), remove
@@ -19,6 +20,8 @@
 #             groups, swap to the card off (dphys-swapfile, rpi-swap),
 #             config.txt and cmdline.txt edited once with their line endings,
 #             e2fsck clean, run twice, .img.xz input, 32- and 64-bit, the
+#             host name (/etc/hostname, /etc/hosts; --hostname, a bad one refused),
+#             the
 #             installed ARM binary accepting the installed config (qemu), and
 #             clear refusals
 #   install   scripts/install: the dry run prints every step and runs no ssh or
@@ -63,6 +66,7 @@ declare -A package_of=(
 	[mcopy]=mtools [mtype]=mtools [mkfs.vfat]=dosfstools [sfdisk]=fdisk
 	[xz]=xz-utils [shellcheck]=shellcheck [strace]=strace
 	[qemu-arm-static]=qemu-user-static [unshare]=util-linux [lintian]=lintian
+	[xmllint]=libxml2-utils [avahi-daemon]=avahi-daemon
 )
 missing=()
 for cmd in "${!package_of[@]}"; do
@@ -430,7 +434,7 @@ test_deb_build() {
 
 	# Metadata.
 	local field want
-	for field in Package:swarmlight Architecture:amd64 Section:net Priority:optional Depends:adduser; do
+	for field in Package:swarmlight Architecture:amd64 Section:net Priority:optional Depends:adduser Recommends:avahi-daemon; do
 		want=${field#*:}
 		[ "$(dpkg-deb -f "$out1" "${field%%:*}")" = "$want" ] || fail "${field%%:*} is not $want"
 	done
@@ -441,7 +445,8 @@ test_deb_build() {
 	for want in conffiles postinst prerm postrm md5sums; do
 		grep -q " $want " "$d/info" || fail "the control archive has no $want"
 	done
-	[ "$(dpkg-deb --info "$out1" conffiles)" = /etc/swarmlight/swarmlight.yaml ] || fail "conffiles is not the config file"
+	[ "$(dpkg-deb --info "$out1" conffiles)" = "$(printf '%s\n' /etc/swarmlight/swarmlight.yaml /etc/avahi/services/swarmlight.service)" ] ||
+		fail "conffiles is not the config file and the Avahi service file: $(dpkg-deb --info "$out1" conffiles)"
 	dpkg-deb --ctrl-tarfile "$out1" | tar -tv >"$d/ctrl"
 	for want in postinst prerm postrm; do
 		grep -Eq "^-rwxr-xr-x root/root .* \./$want$" "$d/ctrl" || fail "$want is not 0755 root:root"
@@ -456,6 +461,7 @@ test_deb_build() {
 		'-rw-r--r-- root/root ./lib/systemd/system/swarmlight.service' \
 		'-rw-r--r-- root/root ./lib/udev/rules.d/60-swarmlight.rules' \
 		'-rw-r--r-- root/root ./usr/lib/modules-load.d/swarmlight.conf' \
+		'-rw-r--r-- root/root ./etc/avahi/services/swarmlight.service' \
 		'-rw-r--r-- root/root ./usr/share/doc/swarmlight/changelog.gz' \
 		'-rw-r--r-- root/root ./usr/share/doc/swarmlight/copyright'; do
 		grep -qxF -- "$entry" "$d/contents" || fail "the package lacks: $entry"
@@ -485,9 +491,16 @@ test_deb_build() {
 	cmp -s "$d/root/usr/bin/swarmlight" "$bin_amd64" || fail "the packaged binary is not the built one"
 	for entry in swarmlight.service:lib/systemd/system/swarmlight.service \
 		60-swarmlight.rules:lib/udev/rules.d/60-swarmlight.rules \
-		modules-load.conf:usr/lib/modules-load.d/swarmlight.conf swarmlight.yaml:etc/swarmlight/swarmlight.yaml; do
+		modules-load.conf:usr/lib/modules-load.d/swarmlight.conf swarmlight.yaml:etc/swarmlight/swarmlight.yaml \
+		swarmlight.avahi-service:etc/avahi/services/swarmlight.service; do
 		cmp -s "configs/${entry%%:*}" "$d/root/${entry#*:}" || fail "/${entry#*:} differs from configs/${entry%%:*}"
 	done
+	# The Avahi service file is what avahi-daemon accepts: valid against the DTD
+	# it ships (cmd/swarmlight's TestAvahiServiceFile shows avahi advertising it).
+	have xmllint
+	have avahi-daemon
+	xmllint --noout --valid --path /usr/share/avahi "$d/root/etc/avahi/services/swarmlight.service" ||
+		fail "/etc/avahi/services/swarmlight.service is not valid against avahi's DTD"
 	"$d/root/usr/bin/swarmlight" check-config --config "$d/root/etc/swarmlight/swarmlight.yaml" \
 		--http.listen 127.0.0.1:0 --udp.listen 127.0.0.1:0 >"$d/check" 2>&1 ||
 		{ cat "$d/check"; fail "check-config rejects the packaged configuration"; }
@@ -764,6 +777,9 @@ make_image() {
 		printf '[Unit]\nDescription=dphys-swapfile - set up, mount/unmount, and delete a swap file\n\n[Service]\nType=oneshot\nExecStart=/sbin/dphys-swapfile setup\nExecStart=/sbin/dphys-swapfile swapon\nRemainAfterExit=yes\n\n[Install]\nWantedBy=multi-user.target\n' >"$tree/usr/lib/systemd/system/dphys-swapfile.service"
 		ln -s /lib/systemd/system/dphys-swapfile.service "$tree/etc/systemd/system/multi-user.target.wants/dphys-swapfile.service"
 		printf '# /etc/dphys-swapfile - user settings for dphys-swapfile package\n#CONF_SWAPSIZE=\n' >"$tree/etc/dphys-swapfile"
+		# Raspberry Pi OS's name and its /etc/hosts line.
+		printf 'raspberrypi\n' >"$tree/etc/hostname"
+		printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n\n127.0.1.1\t\traspberrypi\n' >"$tree/etc/hosts"
 		;;
 	trixie)
 		printf 'root:x:0:\nshadow:x:42:\nusers:x:100:\nsystemd-journal:x:101:\n' >"$tree/etc/group"
@@ -879,7 +895,8 @@ check_image() {
 		"install ok installed $(deb_version "$deb") $(dpkg-deb -f "$deb" Architecture)" ] ||
 		fail "the image's dpkg database does not have the package installed"
 	[ "$(dpkg-query --admindir="$x/admin/dpkg" -W -f '${Conffiles}' swarmlight)" = \
-		" /etc/swarmlight/swarmlight.yaml $(md5sum <"$x/data/etc/swarmlight/swarmlight.yaml" | cut -d' ' -f1)" ] ||
+		" /etc/swarmlight/swarmlight.yaml $(md5sum <"$x/data/etc/swarmlight/swarmlight.yaml" | cut -d' ' -f1)
+ /etc/avahi/services/swarmlight.service $(md5sum <"$x/data/etc/avahi/services/swarmlight.service" | cut -d' ' -f1)" ] ||
 		fail "the image's dpkg database records the conffile wrongly: $(dpkg-query --admindir="$x/admin/dpkg" -W -f '${Conffiles}' swarmlight)"
 	# This machine's dpkg takes the image's architecture for a foreign one: tell
 	# it that one is known (the image's own dpkg has it built in).
@@ -953,6 +970,17 @@ test_image_32() {
 	printf 'console=serial0,115200 console=tty1 root=PARTUUID=5a11f00d-02 rootfstype=ext4 fsck.repair=yes rootwait quiet cgroup_enable=memory\n' |
 		cmp -s - "$d/cmdline.out" || { cat -A "$d/cmdline.out"; fail "cmdline.txt edited wrongly"; }
 
+	# Named swarmlight, by default: /etc/hostname, and /etc/hosts's 127.0.1.1
+	# line replaced (once, after two runs), its other lines kept.
+	dump_of "$d/out2.img" /etc/hostname "$d/hostname"
+	[ "$(cat "$d/hostname")" = swarmlight ] || fail "/etc/hostname is '$(cat "$d/hostname")', not swarmlight"
+	dump_of "$d/out2.img" /etc/hosts "$d/hosts"
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n\n127.0.1.1\tswarmlight\n' |
+		cmp -s - "$d/hosts" || { cat -A "$d/hosts"; fail "/etc/hosts edited wrongly"; }
+	for f in /etc/hostname /etc/hosts; do
+		[ "$(stat_of "$d/out2.img" $f)" = "regular 0644 0 0" ] || fail "$f is '$(stat_of "$d/out2.img" $f)'"
+	done
+
 	# Swap to the card off: dphys-swapfile disabled and masked; nothing for
 	# rpi-swap, which this image does not have.
 	[ -z "$(stat_of "$d/out2.img" /etc/systemd/system/multi-user.target.wants/dphys-swapfile.service | tr -d ' ')" ] ||
@@ -993,7 +1021,7 @@ test_image_64() {
 	# A configuration of one's own.
 	sed 's/^  level: info$/  level: warn/' configs/swarmlight.yaml >"$d/my.yaml"
 	cmp -s configs/swarmlight.yaml "$d/my.yaml" && fail "the test configuration is the default one"
-	scripts/flash-image --deb "$deb_arm64" --config "$d/my.yaml" "$d/raspios64.img" "$d/out.img" >"$d/run" 2>&1 ||
+	scripts/flash-image --deb "$deb_arm64" --config "$d/my.yaml" --hostname lab-box "$d/raspios64.img" "$d/out.img" >"$d/run" 2>&1 ||
 		{ cat "$d/run"; fail "flash-image failed on a 64-bit image"; }
 	grep -q '64-bit ARM' "$d/run" || fail "flash-image did not see a 64-bit ARM image"
 	check_image "$d/out.img" "$deb_arm64" "$d/my.yaml"
@@ -1003,6 +1031,14 @@ test_image_64() {
 	mtype -i "$d/out.img@@$BOOT_OFF" ::cmdline.txt >"$d/cmdline.out"
 	printf 'console=tty1 cgroup_disable=memory root=/dev/mmcblk0p2 rootwait cgroup_enable=memory\r\nignored\r\n' |
 		cmp -s - "$d/cmdline.out" || { cat -A "$d/cmdline.out"; fail "cmdline.txt (CRLF, two lines) edited wrongly"; }
+
+	# --hostname, into an image without /etc/hostname or /etc/hosts: both made.
+	dump_of "$d/out.img" /etc/hostname "$d/hostname"
+	[ "$(cat "$d/hostname")" = lab-box ] || fail "/etc/hostname is '$(cat "$d/hostname")', not lab-box"
+	dump_of "$d/out.img" /etc/hosts "$d/hosts"
+	{ grep -qx '127.0.0.1.localhost' "$d/hosts" && [ "$(grep -c '^127\.0\.1\.1' "$d/hosts")" = 1 ] &&
+		grep -qx '127.0.1.1.lab-box' "$d/hosts"; } || { cat -A "$d/hosts"; fail "/etc/hosts made wrongly"; }
+	grep -q 'http://lab-box.local:6969/' "$d/run" || fail "flash-image did not print the status page's address"
 
 	# The groups, which this image lacks, made as addgroup --system would: the
 	# lowest free system GIDs, in /etc/group and /etc/gshadow (still root:shadow
@@ -1037,6 +1073,12 @@ test_image_64() {
 	make_image "$d/pc.img" "$bin_amd64" "$d/config.txt" "$d/cmdline.txt" bookworm
 	scripts/flash-image --deb "$deb_amd64" "$d/pc.img" "$d/bad.img" >"$d/run" 2>&1 && fail "an x86-64 image was accepted"
 	grep -q 'not an ARM image: its .* is x86-64' "$d/run" || { cat "$d/run"; fail "no clear message for an x86-64 image"; }
+	local bad
+	for bad in bad_name -lab lab- "$(printf 'a%.0s' {1..64})" lab.box ""; do
+		scripts/flash-image --deb "$deb_arm64" --hostname "$bad" "$d/raspios64.img" "$d/bad.img" >"$d/run" 2>&1 &&
+			fail "--hostname '$bad' was accepted"
+		grep -q "hostname '.*' is not a host name" "$d/run" || { cat "$d/run"; fail "no clear message for --hostname '$bad'"; }
+	done
 	truncate -s 8M "$d/blank.img"
 	scripts/flash-image "$d/blank.img" "$d/bad.img" >"$d/run" 2>&1 && fail "an image without partitions was accepted"
 	grep -q 'unknown layout\|no partition table' "$d/run" || { cat "$d/run"; fail "no clear message for a blank image"; }
@@ -1048,7 +1090,7 @@ test_image_64() {
 	grep -q 'unknown layout: no cmdline.txt in partition 1' "$d/run" || { cat "$d/run"; fail "no clear message for a missing cmdline.txt"; }
 	if [ -e "$d/bad.img" ] || [ -e "$d/bad.img.partial" ]; then fail "a failed run left an image behind"; fi
 	echo "info: arm64 image: arm64 package, own configuration; CRLF kept in config.txt and cmdline.txt; groups made; rpi-swap set to zram; old /etc files handled"
-	echo "info: refused: wrong package, x86-64, blank, GPT, no cmdline.txt"
+	echo "info: refused: wrong package, x86-64, blank, GPT, no cmdline.txt, bad host names"
 }
 
 # ===========================================================================

@@ -31,6 +31,8 @@ missing() {
 step "tools"
 # The ARM emulator is needed by the unit tests too (the ARMv6 smoke test).
 need qemu-arm-static qemu-user-static || missing qemu-arm-static "apt-get install qemu-user-static"
+# The status page's browser test drives headless Chromium.
+need chromium chromium || missing chromium "apt-get install chromium"
 
 step "gofmt"
 # Every Go file, tracked or new; word splitting is wanted (no Go file has a space).

@@ -94,6 +94,9 @@ type policy struct {
 	allow *Hashes
 	deny  *Hashes
 	keys  *Keys
+	// published is the shelf's torrents (SetPublished): in listed mode they are
+	// tracked as if in the allow list, without the operator editing that file.
+	published *Hashes
 }
 
 // part is one of the files a policy may load, as a bit so the watcher can collect
@@ -179,7 +182,7 @@ func (c *Control) reread(parts part) error {
 func (c *Control) load(o Opts, read part) error {
 	old := c.cur.Load()
 	need := o.needs()
-	p := &policy{opts: o}
+	p := &policy{opts: o, published: old.published}
 	var errs []error
 	if need&partAllow != 0 {
 		p.allow = loadPart(old.allow, read&partAllow != 0, LoadHashes, o.AllowFile, "allow list", &errs)
@@ -206,6 +209,18 @@ func loadPart[T any](old *T, read bool, load func(string) (*T, error), path, wha
 		return old
 	}
 	return v
+}
+
+// SetPublished makes hs the published torrents, which listed mode tracks
+// alongside its allow list: putting a torrent on the shelf is what makes it
+// announceable, and taking it off stops that. It replaces the previous set.
+func (c *Control) SetPublished(hs [][20]byte) {
+	set := NewHashes(hs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := *c.cur.Load()
+	p.published = set
+	c.cur.Store(&p)
 }
 
 // Watch re-reads the policy's files whenever one changes, until ctx is done, and
@@ -327,7 +342,7 @@ func (c *Control) Tracked(h *[20]byte) bool { return c.cur.Load().tracked(h) }
 func (p *policy) tracked(h *[20]byte) bool {
 	switch p.opts.Mode.List {
 	case Listed:
-		return p.allow.Has(h)
+		return p.allow.Has(h) || p.published.Has(h)
 	case Unlisted:
 		return !p.deny.Has(h)
 	}

@@ -304,12 +304,15 @@ func TestChecksAllocateNothing(t *testing.T) {
 	if err := c.Apply(f.opts("private+listed", "-qB", "-TR")); err != nil {
 		t.Fatal(err)
 	}
+	c.SetPublished([][20]byte{{9}})
 	k, id := key(f.aliceKey), peerID("-TR4000-abcdefghijkl")
+	pub := [20]byte{9}
 	tests := []struct {
 		name string
 		fn   func()
 	}{
 		{"CheckAnnounce", func() { c.CheckAnnounce(&f.listed, k, id) }},
+		{"CheckAnnounce published", func() { c.CheckAnnounce(&pub, k, id) }},
 		{"CheckAnnounce refused", func() { c.CheckAnnounce(&f.other, k, id) }},
 		{"CheckScrape", func() { c.CheckScrape(k) }},
 		{"Tracked", func() { c.Tracked(&f.listed) }},
@@ -319,6 +322,57 @@ func TestChecksAllocateNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(100, tt.fn); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", tt.name, n)
 		}
+	}
+}
+
+// TestPublished: the shelf's torrents are tracked in listed mode beside the
+// allow list, survive a re-read of the lists, and stop being tracked when taken
+// off; no other mode's answer changes.
+func TestPublished(t *testing.T) {
+	f := newFiles(t)
+	pub := [20]byte{7}
+	tests := []struct {
+		mode       string
+		before     bool // pub tracked before SetPublished
+		after      bool // pub tracked after SetPublished
+		deniedWhen bool // f.denied tracked after SetPublished
+	}{
+		{"listed", false, true, false},
+		{"open", true, true, true},
+		{"unlisted", true, true, false},
+		{"private+listed", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			c := New()
+			if err := c.Apply(f.opts(tt.mode)); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Tracked(&pub); got != tt.before {
+				t.Errorf("before: Tracked = %v, want %v", got, tt.before)
+			}
+			c.SetPublished([][20]byte{pub})
+			if got := c.Tracked(&pub); got != tt.after {
+				t.Errorf("after: Tracked = %v, want %v", got, tt.after)
+			}
+			if got := c.Tracked(&f.denied); got != tt.deniedWhen {
+				t.Errorf("a denied hash: Tracked = %v, want %v", got, tt.deniedWhen)
+			}
+			// A re-read of the files, or a new Apply, keeps the shelf's set.
+			if err := c.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Apply(f.opts(tt.mode)); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Tracked(&pub); got != tt.after {
+				t.Errorf("after a reload: Tracked = %v, want %v", got, tt.after)
+			}
+			c.SetPublished(nil)
+			if got := c.Tracked(&pub); got != tt.before {
+				t.Errorf("taken off: Tracked = %v, want %v", got, tt.before)
+			}
+		})
 	}
 }
 

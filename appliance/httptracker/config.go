@@ -32,6 +32,7 @@ type Tracker interface {
 	FullScrape(src netip.Addr, key *access.Key, emit func(tracker.ScrapeEntry) error) error
 	Refused()
 	Refusals() *tracker.Refusals
+	Allowed(src netip.Addr) bool
 }
 
 var _ Tracker = (*tracker.Tracker)(nil)

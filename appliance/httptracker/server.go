@@ -1,6 +1,7 @@
 // Package httptracker is the HTTP front of the tracker (BEP 3, 7, 23, 24, 48):
 // GET /announce and GET /scrape (or /KEY/announce and /KEY/scrape, with a member's
-// passkey), replies always bencoded and compact. The query package reads queries,
+// passkey), replies always bencoded and compact; any other path goes to the
+// fallback, the status page, for the allowed networks. The query package reads queries,
 // writer.go writes replies, proxy.go reads a trusted reverse proxy's headers; this
 // file serves them.
 package httptracker
@@ -17,8 +18,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/access"
+	"github.com/swarmlight/swarmlight/appliance/metrics/requests"
 	"github.com/swarmlight/swarmlight/appliance/query"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
@@ -30,6 +33,9 @@ type Server struct {
 	cfg  atomic.Pointer[Config]
 	lim  *limits
 	pool sync.Pool // *exchange
+
+	fallback atomic.Pointer[fallback] // what answers other paths; nil: 404
+	reqs     requests.Counts          // announces and scrapes, by result, and how long each took
 
 	gen       atomic.Pointer[generation] // serves new connections; nil once shut down
 	mu        sync.Mutex                 // guards what follows, and Reconfigure
@@ -83,7 +89,11 @@ func (s *Server) Stats() Stats {
 	return Stats{Open: s.lim.open.Load(), CapRefused: s.lim.capRefused.Load(), SourceRefused: s.lim.sourceRefused.Load()}
 }
 
-// ServeHTTP routes the two tracker endpoints.
+// Requests returns the announces and scrapes answered, by result, and how long
+// they took.
+func (s *Server) Requests() requests.Snapshot { return s.reqs.Snapshot() }
+
+// ServeHTTP routes the two tracker endpoints, and other paths to the fallback.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -96,34 +106,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}
 	}()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	endpoint, key := route(r.URL.Path)
+	if endpoint == "" {
+		s.other(w, r)
 		return
 	}
+	if !getOrHead(w, r) {
+		return
+	}
+	start := time.Now()
 	x := s.pool.Get().(*exchange)
 	defer s.pool.Put(x)
 	x.body.Reset()
 	var (
 		streamed bool
 		err      error
+		action   = requests.Announce
+		result   = requests.OK
 	)
-	endpoint, key := route(r.URL.Path)
-	switch endpoint {
-	case "announce":
+	if endpoint == "announce" {
 		err = s.announce(x, r, key)
-	case "scrape":
+	} else {
+		action = requests.Scrape
 		streamed, err = s.scrape(w, x, r, key)
-	default:
-		s.notFound(w, r)
-		return
 	}
 	switch {
 	case err != nil:
-		s.fail(w, x, err)
+		result = s.fail(w, x, err)
 	case !streamed:
 		reply(w, &x.body)
 	}
+	s.reqs.Observe(action, result, time.Since(start))
 }
 
 // route splits a request's path into its endpoint, "announce" or "scrape", and the
@@ -149,6 +162,51 @@ func setPathKey(k *access.Key, key string) {
 		*k = access.Key{}
 		k.Set(key)
 	}
+}
+
+// getOrHead answers 405 to any other method, and reports whether r is a GET or HEAD.
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+// fallback is what SetFallback installed; a pointer to it is swapped whole.
+type fallback struct{ h http.Handler }
+
+// SetFallback makes h answer every path that is no tracker endpoint (the
+// status page and what is served beside it), for clients in the allowed
+// networks only; others get 403. A nil h goes back to 404 for such paths. It
+// may be called at any time: a request sees the old handler or the new one.
+func (s *Server) SetFallback(h http.Handler) {
+	if h == nil {
+		s.fallback.Store(nil)
+		return
+	}
+	s.fallback.Store(&fallback{h})
+}
+
+// other answers a path that is no tracker endpoint. The fallback checks the
+// client as an announce does, with the address a trusted proxy names: what it
+// serves is for the LAN the tracker serves, and no one else. The fallback
+// answers every method itself (an upload is a POST).
+func (s *Server) other(w http.ResponseWriter, r *http.Request) {
+	f := s.fallback.Load()
+	if f == nil {
+		if getOrHead(w, r) {
+			s.notFound(w, r)
+		}
+		return
+	}
+	if src, err := s.client(r); err != nil || !s.trk.Allowed(src) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "forbidden: your network is not allowed to use this tracker", http.StatusForbidden)
+		return
+	}
+	f.h.ServeHTTP(w, r)
 }
 
 // notFound answers a path that is no tracker endpoint, and says where to announce.
@@ -199,11 +257,14 @@ func (s *Server) scrape(w http.ResponseWriter, x *exchange, r *http.Request, key
 }
 
 // fail answers with a bencoded failure reason and HTTP 200, as clients expect. An
-// error that is not a *tracker.Error is reported as an internal error.
-func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
+// error that is not a *tracker.Error is reported as an internal error. It returns
+// which of the two it was.
+func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) requests.Result {
+	result := requests.Refused
 	var te *tracker.Error
 	if !errors.As(err, &te) {
 		te = &tracker.Error{Reason: "internal error"}
+		result = requests.Error
 	}
 	// The reason is one of a fixed set of phrases that never echo the request. It
 	// is counted, for one log line per interval: a line per refusal would let a
@@ -212,9 +273,10 @@ func (s *Server) fail(w http.ResponseWriter, x *exchange, err error) {
 	x.body.Reset()
 	if werr := writeFailure(&x.body, te); werr != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return requests.Error
 	}
 	reply(w, &x.body)
+	return result
 }
 
 func reply(w http.ResponseWriter, body *bytes.Buffer) {

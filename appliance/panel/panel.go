@@ -79,6 +79,8 @@ type Panel struct {
 	display    hw.Display
 	displayBad atomic.Bool
 	problems   []string // hardware that failed, as shown on the health page
+	sharedAt   time.Time
+	shown      atomic.Pointer[Shown] // for other goroutines: Current
 
 	// Panics recovered from, each kind logged apart: the step, the display's
 	// driver, the button's.
@@ -228,6 +230,7 @@ func (p *Panel) Step(now time.Time, nextPage bool) image.Image {
 	p.setLED(ledError, len(problems) > 0)
 
 	if p.display == nil || p.displayBad.Load() {
+		p.share(now, s, problems, false)
 		return nil
 	}
 	turned := nextPage || now.Sub(p.pageAt) >= p.o.PageInterval
@@ -235,6 +238,7 @@ func (p *Panel) Step(now time.Time, nextPage bool) image.Image {
 		p.page = (p.page + 1) % NumPages
 		p.pageAt = now
 	}
+	p.share(now, s, problems, turned)
 	if !turned && !p.drawnAt.IsZero() && now.Sub(p.drawnAt) < redrawEvery {
 		return nil
 	}

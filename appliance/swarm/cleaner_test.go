@@ -62,6 +62,9 @@ func TestCleanerSurvivesPanic(t *testing.T) {
 	}()
 
 	c.Advance(3 * time.Second) // every peer is past the timeout
+	// The sweep may have passed the faulty shard just before the clock moved: the
+	// other shards can all be swept before it comes round again.
+	waitFor(t, "a sweep of the faulty shard panicked", func() bool { return tab.Stats().Panics > 0 })
 	waitFor(t, "every shard but the faulty one swept", func() bool { return tab.Stats().Peers == inFaulty })
 
 	fresh := Params{InfoHash: hashes[0], Addr: netip.MustParseAddrPort("10.9.9.9:6881"), NumWant: 10, Families: AnyFamily}
@@ -79,9 +82,6 @@ func TestCleanerSurvivesPanic(t *testing.T) {
 	failing.Store(false)
 	waitFor(t, "the faulty shard swept once it stopped failing", func() bool { return tab.Stats().Peers == 1 })
 
-	if n := tab.Stats().Panics; n == 0 {
-		t.Error("Stats().Panics = 0, want the sweeps that panicked")
-	}
 	out := logs.String()
 	if strings.Count(out, `msg="swarm: cleaner panic; carrying on"`) != 1 || strings.Contains(out, "10.0.0.0") {
 		t.Errorf("want one fixed line for the panics, nothing of their value:\n%s", out)

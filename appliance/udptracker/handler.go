@@ -3,7 +3,9 @@ package udptracker
 import (
 	"errors"
 	"net/netip"
+	"time"
 
+	"github.com/swarmlight/swarmlight/appliance/metrics/requests"
 	"github.com/swarmlight/swarmlight/appliance/tracker"
 )
 
@@ -24,6 +26,7 @@ type handler struct {
 	hashes  []tracker.InfoHash
 	entries []tracker.ScrapeEntry
 	urlBuf  []byte
+	result  requests.Result // of the packet being answered: fail sets it
 }
 
 func newHandler(s *Server) *handler {
@@ -50,7 +53,34 @@ func (h *handler) handle(pkt []byte, src netip.AddrPort, out []byte) []byte {
 	// address as the HTTP front shows it to the tracker.
 	addr := tracker.SourceAddr(src.Addr())
 	now := s.clock.Now()
+	h.result = requests.OK
+	out = h.answer(pkt, hd, addr, now, out)
+	// Timed from the clock reading the connection ids need anyway: the one more
+	// reading here is all the measurement costs a packet.
+	if a, ok := requestAction(hd); ok {
+		s.reqs.Observe(a, h.result, s.clock.Now().Sub(now))
+	}
+	return out
+}
 
+// requestAction is what a packet asked for, if it is a request at all: an error
+// packet, or a connect without the protocol's magic number, is dropped unanswered,
+// and a packet with an action BEP 15 does not define is answered but not counted.
+func requestAction(hd header) (requests.Action, bool) {
+	switch hd.action {
+	case actionConnect:
+		return requests.Connect, hd.connID == protocolID
+	case actionAnnounce:
+		return requests.Announce, true
+	case actionScrape:
+		return requests.Scrape, true
+	}
+	return 0, false
+}
+
+// answer is handle's reply to a packet whose header parsed, received at now.
+func (h *handler) answer(pkt []byte, hd header, addr netip.Addr, now time.Time, out []byte) []byte {
+	s := h.s
 	switch {
 	case hd.action == actionError:
 		// Errors are replies, never requests: answering one could bounce between
@@ -145,7 +175,11 @@ func (h *handler) scrape(pkt []byte, txID uint32, addr netip.Addr, out []byte) [
 // log line per interval (tracker.Refusals), never logged one by one: a flood would
 // write a line a packet.
 func (h *handler) fail(out []byte, txID uint32, err error, limit int) []byte {
-	msg := reason(err)
+	msg, refusal := reason(err)
+	h.result = requests.Error
+	if refusal {
+		h.result = requests.Refused
+	}
 	h.s.trk.Refusals().Add("udp", msg)
 	h.s.errors.Add(1)
 	return appendError(out, txID, msg, limit)
@@ -159,23 +193,26 @@ func (h *handler) fail(out []byte, txID uint32, err error, limit int) []byte {
 // is sent to its address, and the reply tells it why it was turned away.
 func (h *handler) failLimited(out []byte, txID uint32, err error, limit int, src netip.Addr) []byte {
 	if !h.s.limiter.allow(src, h.s.clock.Now()) {
-		h.s.trk.Refusals().Add("udp", reason(err))
+		msg, _ := reason(err)
+		h.result = requests.Refused
+		h.s.trk.Refusals().Add("udp", msg)
 		h.s.limited.Add(1)
 		return out
 	}
 	return h.fail(out, txID, err, limit)
 }
 
-// reason is err's failure reason. Every refusal here is a *tracker.Error as it
+// reason is err's failure reason, and whether err is a refusal (a *tracker.Error)
+// rather than an internal error. Every refusal here is a *tracker.Error as it
 // is: errors.As alone would cost a forged packet a heap allocation (its target
 // escapes), so it is left for what comes wrapped.
-func reason(err error) string {
+func reason(err error) (msg string, refusal bool) {
 	if te, ok := err.(*tracker.Error); ok {
-		return te.Reason
+		return te.Reason, true
 	}
 	var te *tracker.Error
 	if errors.As(err, &te) {
-		return te.Reason
+		return te.Reason, true
 	}
-	return "internal error"
+	return "internal error", false
 }

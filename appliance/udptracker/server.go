@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/internal/safe"
+	"github.com/swarmlight/swarmlight/appliance/metrics/requests"
 	"github.com/swarmlight/swarmlight/hw/clock"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	cfg     atomic.Pointer[Config] // swapped by Reconfigure; a packet loads it once
 
 	packets, dropped, badConnID, errors, limited atomic.Uint64
+
+	reqs requests.Counts // connects, announces and scrapes, by result, and how long each took
 
 	panics safe.Panics
 
@@ -65,6 +68,10 @@ func (s *Server) Stats() Stats {
 	return Stats{Packets: s.packets.Load(), Dropped: s.dropped.Load(), BadConnID: s.badConnID.Load(), Errors: s.errors.Load(),
 		Limited: s.limited.Load(), Panics: s.panics.Load()}
 }
+
+// Requests returns the connects, announces and scrapes answered, by result, and
+// how long they took.
+func (s *Server) Requests() requests.Snapshot { return s.reqs.Snapshot() }
 
 // Listener is one UDP address, bound as one socket per worker.
 type Listener struct {

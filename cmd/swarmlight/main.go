@@ -68,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keyCmd(args, stdout, stderr)
 	case "reload":
 		return reloadCmd(args, stdout, stderr)
+	case "catalog":
+		return catalogCmd(args, stdout, stderr)
+	case "torrent":
+		return torrentCmd(args, stdout, stderr)
+	case "status":
+		return statusCmd(args, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return usageError(stderr, fmt.Sprintf("version takes no arguments, got %q", args[0]))
@@ -114,6 +120,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		Reload:       func() (config.Config, error) { return config.Load(config.Options{Flags: fs}) },
 		Level:        level,
 		LogHandler:   logHandler,
+		Version:      version,
 		LockMemory:   memlock.Lock,
 		UnlockMemory: memlock.Unlock,
 	})
@@ -173,10 +180,11 @@ func noteUnder(yaml, section, leaf, note string) string {
 	return yaml[:end] + "  # " + note + "\n" + yaml[end:]
 }
 
-// renderPanel writes each display page, for a made-up busy tracker, as a PNG the
-// way the simulated display shows it: to see the pages without the hardware.
+// renderPanel writes each display page, for a made-up busy tracker or, with
+// --from URL, for the running tracker there, as a PNG the way the simulated
+// display shows it: to see the pages without the hardware.
 func renderPanel(args []string, stdout, stderr io.Writer) int {
-	dir := ""
+	dir, from := "", ""
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -185,6 +193,11 @@ func renderPanel(args []string, stdout, stderr io.Writer) int {
 			i++
 		case strings.HasPrefix(a, "--png="):
 			dir = strings.TrimPrefix(a, "--png=")
+		case a == "--from" && i+1 < len(args):
+			from = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--from="):
+			from = strings.TrimPrefix(a, "--from=")
 		default:
 			rest = append(rest, a)
 		}
@@ -196,11 +209,23 @@ func renderPanel(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return status
 	}
+	view := panel.Demo(cfg.Panel.Name)
+	if from != "" {
+		// Fetched before anything is written: a box that does not answer
+		// leaves DIR as it was.
+		u, err := statsURL(from)
+		if err != nil {
+			return usageError(stderr, "panel --from: "+err.Error())
+		}
+		if view, err = liveView(u, cfg.Panel.Name); err != nil {
+			fmt.Fprintf(stderr, "swarmlight: panel: %v\n", err)
+			return exitFail
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "swarmlight: panel: %v\n", err)
 		return exitFail
 	}
-	view := panel.Demo(cfg.Panel.Name)
 	bounds := image.Rect(0, 0, 128, cfg.Panel.DisplayHeight)
 	for page := range panel.NumPages {
 		path := filepath.Join(dir, fmt.Sprintf("page-%d.png", page+1))
@@ -261,7 +286,10 @@ func printUsage(w io.Writer) {
   swarmlight check-config [flags] check the configuration and that its addresses are free,
                                   then print it as YAML, with the peer store's effective
                                   memory budget in a comment
-  swarmlight panel --png DIR      write each display page, for a demo state, as PNG
+  swarmlight panel --png DIR [--from URL] [flags]
+                                  write each display page as PNG, for a demo state, or
+                                  with --from for the running tracker at URL (its page,
+                                  e.g. http://swarmlight.local:6969/)
   swarmlight list add|remove ARG... [--deny] [flags]
                                   add to or remove from access.allow_file (with --deny,
                                   access.deny_file) each ARG: an info-hash, a magnet link
@@ -276,8 +304,21 @@ func printUsage(w io.Writer) {
   swarmlight key list [flags]     print the members' labels and how many there are
   swarmlight key revoke LABEL [flags]
                                   remove the member's key, and tell a running tracker
+  swarmlight catalog add FILE.torrent [flags]
+                                  put a torrent on the shelf in catalog.dir (checked as an
+                                  upload is), then tell a running tracker
+  swarmlight catalog list [flags] print the shelf: hash, size and name of each torrent
+  swarmlight catalog remove NAME|HASH [flags]
+                                  take a torrent off the shelf, and tell a running tracker
+  swarmlight torrent create PATH [-o FILE] [--private] [--announce URL]... [--add] [flags]
+                                  hash a file or folder into FILE (default PATH.torrent),
+                                  announcing to this box's HTTP and UDP URLs or the given
+                                  ones; --add also puts it on the shelf
   swarmlight reload [flags]       check the configuration and tell the running tracker to
                                   apply it (SIGHUP, as systemctl reload swarmlight)
+  swarmlight status [URL] [flags] print a running tracker's figures from its /stats.json:
+                                  URL is its page (default: this configuration's, on
+                                  127.0.0.1 when http.listen is a wildcard)
   swarmlight version              print the version
   swarmlight help                 print this help
 
