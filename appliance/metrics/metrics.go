@@ -7,9 +7,6 @@
 // serving metrics adds nothing to the announce path but the request timing the
 // fronts do (package requests). Every figure is an aggregate: no label names a
 // peer, a torrent, a key or a client.
-//
-// The store counts peers by status, not by address family, so
-// swarmlight_peers has a status label and no family label.
 package metrics
 
 import (
@@ -74,14 +71,32 @@ func New(src Source) *Registry {
 	r.gauge("swarmlight_uptime_seconds", func(f *Figures) float64 { return f.Uptime.Seconds() })
 	r.gauge("swarmlight_torrents", func(f *Figures) float64 { return float64(f.Tracker.Swarm.Torrents) })
 	r.gauge("swarmlight_active_swarms", func(f *Figures) float64 { return float64(f.Tracker.Swarm.Active) })
-	// The three statuses partition the peers: a partial seed (BEP 21) is neither
+	// Family and status partition the peers: a partial seed (BEP 21) is neither
 	// a seeder nor downloading.
-	r.gauge(`swarmlight_peers{status="seeder"}`, func(f *Figures) float64 { return float64(f.Tracker.Swarm.Seeders) })
-	r.gauge(`swarmlight_peers{status="partial"}`, func(f *Figures) float64 { return float64(f.Tracker.Swarm.Partial) })
-	r.gauge(`swarmlight_peers{status="leecher"}`, func(f *Figures) float64 {
-		s := f.Tracker.Swarm
-		return float64(max(s.Peers-s.Seeders-s.Partial, 0))
-	})
+	for _, fam := range []struct {
+		name string
+		v6   bool
+	}{{"ipv4", false}, {"ipv6", true}} {
+		counts := func(f *Figures) (peers, seeders, partial int) {
+			s := f.Tracker.Swarm
+			if fam.v6 {
+				return s.Peers6, s.Seeders6, s.Partial6
+			}
+			return s.Peers - s.Peers6, s.Seeders - s.Seeders6, s.Partial - s.Partial6
+		}
+		r.gauge(`swarmlight_peers{family="`+fam.name+`",status="seeder"}`, func(f *Figures) float64 {
+			_, seeders, _ := counts(f)
+			return float64(seeders)
+		})
+		r.gauge(`swarmlight_peers{family="`+fam.name+`",status="partial"}`, func(f *Figures) float64 {
+			_, _, partial := counts(f)
+			return float64(partial)
+		})
+		r.gauge(`swarmlight_peers{family="`+fam.name+`",status="leecher"}`, func(f *Figures) float64 {
+			peers, seeders, partial := counts(f)
+			return float64(max(peers-seeders-partial, 0))
+		})
+	}
 	r.gauge("swarmlight_memory_bytes", func(f *Figures) float64 { return float64(f.Memory) })
 	r.gauge("swarmlight_memory_budget_bytes", func(f *Figures) float64 { return float64(f.MemoryBudget) })
 	r.gauge("swarmlight_http_connections", func(f *Figures) float64 { return float64(f.HTTP.Open) })

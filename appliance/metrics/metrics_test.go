@@ -242,7 +242,9 @@ func TestFamilies(t *testing.T) {
 	}{
 		{"swarmlight_torrents", dto.MetricType_GAUGE, none},
 		{"swarmlight_active_swarms", dto.MetricType_GAUGE, none},
-		{"swarmlight_peers", dto.MetricType_GAUGE, [][]string{{"status=leecher"}, {"status=partial"}, {"status=seeder"}}},
+		{"swarmlight_peers", dto.MetricType_GAUGE, [][]string{
+			{"family=ipv4", "status=leecher"}, {"family=ipv4", "status=partial"}, {"family=ipv4", "status=seeder"},
+			{"family=ipv6", "status=leecher"}, {"family=ipv6", "status=partial"}, {"family=ipv6", "status=seeder"}}},
 		{"swarmlight_requests_total", dto.MetricType_COUNTER, reqLabels},
 		{"swarmlight_request_duration_seconds", dto.MetricType_HISTOGRAM, [][]string{{"proto=http"}, {"proto=udp"}}},
 		{"swarmlight_cap_refusals_total", dto.MetricType_COUNTER, capLabels},
@@ -325,9 +327,11 @@ func TestAnnouncesMoveTheMetrics(t *testing.T) {
 		{"swarmlight_torrents", nil, 3},
 		// peers[0] and peers[2] seed; peers[1] leeches, and so does peers[0]
 		// from another address over UDP.
-		{"swarmlight_peers", []string{"status=seeder"}, 2},
-		{"swarmlight_peers", []string{"status=leecher"}, 2},
-		{"swarmlight_peers", []string{"status=partial"}, 0},
+		{"swarmlight_peers", []string{"family=ipv4", "status=seeder"}, 2},
+		{"swarmlight_peers", []string{"family=ipv4", "status=leecher"}, 2},
+		{"swarmlight_peers", []string{"family=ipv4", "status=partial"}, 0},
+		{"swarmlight_peers", []string{"family=ipv6", "status=seeder"}, 0},
+		{"swarmlight_peers", []string{"family=ipv6", "status=leecher"}, 0},
 	} {
 		if d := value(t, after, tc.name, tc.labels...) - value(t, before, tc.name, tc.labels...); d != tc.moved {
 			t.Errorf("%s%v moved by %v, want %v", tc.name, tc.labels, d, tc.moved)
@@ -402,6 +406,37 @@ func TestMethods(t *testing.T) {
 		if resp.StatusCode != tc.status || strings.Contains(string(body), "swarmlight_torrents") != tc.body ||
 			resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: %d, %d bytes, Cache-Control %q", tc.method, resp.StatusCode, len(body), resp.Header.Get("Cache-Control"))
+		}
+	}
+}
+
+// TestPeersByFamily: swarmlight_peers splits the store's counts by family and
+// status, each series its share and all of them adding up to every peer.
+func TestPeersByFamily(t *testing.T) {
+	st := swarm.Stats{Peers: 10, Seeders: 4, Partial: 2, Peers6: 3, Seeders6: 1, Partial6: 1}
+	srv := httptest.NewServer(metrics.Handler(func() metrics.Figures {
+		return metrics.Figures{Tracker: tracker.Stats{Swarm: st}}
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		family, status string
+		want           float64
+	}{
+		{"ipv4", "seeder", 3}, {"ipv4", "partial", 1}, {"ipv4", "leecher", 3},
+		{"ipv6", "seeder", 1}, {"ipv6", "partial", 1}, {"ipv6", "leecher", 1},
+	} {
+		if got := value(t, fams, "swarmlight_peers", "family="+tc.family, "status="+tc.status); got != tc.want {
+			t.Errorf("swarmlight_peers{family=%q,status=%q} = %v, want %v", tc.family, tc.status, got, tc.want)
 		}
 	}
 }

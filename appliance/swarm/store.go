@@ -102,6 +102,9 @@ type Stats struct {
 	Peers        int
 	Seeders      int
 	Partial      int
+	Peers6       int   // of Peers, those with an IPv6 address; the rest are IPv4
+	Seeders6     int   // of Seeders, the IPv6 ones
+	Partial6     int   // of Partial, the IPv6 ones
 	Active       int   // swarms with at least one seeder and one downloader: data is moving
 	Memory       int64 // bytes the store holds
 	MemoryBudget int64 // MaxMemory; 0: none

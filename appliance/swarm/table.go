@@ -54,6 +54,8 @@ type Table struct {
 	opts     Opts       // as last applied; guarded by reconfig
 
 	torrents, kept, peers, seeders, partial, active atomic.Int64
+	// The IPv6 share of peers, seeders and partial seeds; IPv4's is the rest.
+	peers6, seeders6, partial6 atomic.Int64
 
 	capTorrents, capPeers, capSwarm, capMemory, quotaTorrents, quotaPeers atomic.Uint64
 
@@ -119,6 +121,9 @@ func (t *Table) Close() {
 	t.peers.Store(0)
 	t.seeders.Store(0)
 	t.partial.Store(0)
+	t.peers6.Store(0)
+	t.seeders6.Store(0)
+	t.partial6.Store(0)
 	t.active.Store(0)
 }
 
@@ -190,8 +195,8 @@ func (t *Table) Announce(p *Params, r *Result) error {
 	case found:
 		old := metaStatus(b.meta(key.v6, i))
 		if old != p.Status {
-			t.forget(tor, old)
-			t.count(tor, p.Status)
+			t.forget(tor, old, key.v6)
+			t.count(tor, p.Status, key.v6)
 		}
 		if p.Completed && p.Status == Seeder && old != Seeder {
 			tor.completed++
@@ -217,7 +222,7 @@ func (t *Table) Announce(p *Params, r *Result) error {
 		b = sh.block(tor, t.seed)
 		b.add(&key, makeMeta(p.Status, now))
 		tor.n4, tor.n6 = uint32(b.n4), uint32(b.n6)
-		t.count(tor, p.Status)
+		t.count(tor, p.Status, key.v6)
 		if p.Completed && p.Status == Seeder {
 			tor.completed++
 		}
@@ -244,6 +249,9 @@ func (t *Table) admitPeer(tor *torrent, k *peerKey) error {
 		t.capPeers.Add(1)
 		return ErrTooManyPeers
 	}
+	if k.v6 {
+		t.peers6.Add(1)
+	}
 	return nil
 }
 
@@ -263,6 +271,9 @@ func reserve(n *atomic.Int64, limit int64) bool {
 
 func (t *Table) unadmitPeer(k *peerKey) {
 	t.peers.Add(-1)
+	if k.v6 {
+		t.peers6.Add(-1)
+	}
 	t.quota.givePeer(k.source())
 }
 
@@ -470,8 +481,11 @@ func (t *Table) fit(sh *shard, tor *torrent) {
 
 // removePeer takes record i of family v6 out of tor.
 func (t *Table) removePeer(tor *torrent, b *block, v6 bool, i int) {
-	t.forget(tor, metaStatus(b.meta(v6, i)))
+	t.forget(tor, metaStatus(b.meta(v6, i)), v6)
 	t.peers.Add(-1)
+	if v6 {
+		t.peers6.Add(-1)
+	}
 	t.quota.givePeer(recSource(v6, b.rec(v6, i)))
 	b.remove(v6, i)
 	tor.n4, tor.n6 = uint32(b.n4), uint32(b.n6)
@@ -484,27 +498,27 @@ func recSource(v6 bool, rec []byte) uint64 {
 	return source4(rec[:4])
 }
 
-// count adds a peer of status s to tor's and the store's tallies; forget takes one
-// away. The store-wide peer count itself moves in admitPeer and removePeer.
-func (t *Table) count(tor *torrent, s Status) {
-	switch s {
-	case Seeder:
-		tor.seeders++
-		t.seeders.Add(1)
-	case PartialSeed:
-		tor.partial++
-		t.partial.Add(1)
-	}
-}
+// count adds a peer of status s, IPv6 or not, to tor's and the store's tallies;
+// forget takes one away. The store-wide peer count itself moves in admitPeer and
+// removePeer.
+func (t *Table) count(tor *torrent, s Status, v6 bool) { t.tally(tor, s, v6, 1) }
 
-func (t *Table) forget(tor *torrent, s Status) {
+func (t *Table) forget(tor *torrent, s Status, v6 bool) { t.tally(tor, s, v6, -1) }
+
+func (t *Table) tally(tor *torrent, s Status, v6 bool, d int64) {
 	switch s {
 	case Seeder:
-		tor.seeders--
-		t.seeders.Add(-1)
+		tor.seeders += uint32(d)
+		t.seeders.Add(d)
+		if v6 {
+			t.seeders6.Add(d)
+		}
 	case PartialSeed:
-		tor.partial--
-		t.partial.Add(-1)
+		tor.partial += uint32(d)
+		t.partial.Add(d)
+		if v6 {
+			t.partial6.Add(d)
+		}
 	}
 }
 
@@ -567,6 +581,9 @@ func (t *Table) Stats() Stats {
 		Peers:         int(t.peers.Load()),
 		Seeders:       int(t.seeders.Load()),
 		Partial:       int(t.partial.Load()),
+		Peers6:        int(t.peers6.Load()),
+		Seeders6:      int(t.seeders6.Load()),
+		Partial6:      int(t.partial6.Load()),
 		Active:        int(t.active.Load()),
 		Memory:        t.mem.used.Load(),
 		MemoryBudget:  t.mem.max.Load(),
@@ -672,7 +689,7 @@ func (t *Table) expire(sh *shard, tor *torrent, now uint32, stale bool) {
 		if !stale && age(m, now) <= timeout {
 			return false
 		}
-		t.forget(tor, metaStatus(m))
+		t.forget(tor, metaStatus(m), v6)
 		t.quota.givePeer(recSource(v6, b.rec(v6, i)))
 		return true
 	}
@@ -693,6 +710,7 @@ func (t *Table) expire(sh *shard, tor *torrent, now uint32, stale bool) {
 		}
 		removed += n - kept
 		if v6 {
+			t.peers6.Add(-int64(n - kept))
 			b.n6 = kept
 		} else {
 			b.n4 = kept

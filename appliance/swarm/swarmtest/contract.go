@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CapSwarm", testCapSwarm},
 		{"NumWantAndRandom", testNumWantAndRandom},
 		{"Families", testFamilies},
+		{"FamilyCounts", testFamilyCounts},
 		{"ScrapeAndRange", testScrapeAndRange},
 		{"Concurrent", testConcurrent},
 		{"SnatchesOutliveSwarm", testSnatchesOutliveSwarm},
@@ -476,5 +477,43 @@ func testConcurrent(t *testing.T, ns NewStore) {
 	stopped := workers * ((perWorker + 6) / 7)
 	if st := f.s.Stats(); st.Peers != total || total != workers*perWorker-stopped {
 		t.Errorf("stats say %d peers, swarms hold %d, want %d", st.Peers, total, workers*perWorker-stopped)
+	}
+}
+
+// testFamilyCounts: Stats splits peers, seeders and partial seeds by address
+// family through every way a peer comes and goes: announce, status change,
+// stop, refusal at a cap, expiry.
+func testFamilyCounts(t *testing.T, ns NewStore) {
+	f := newFixture(t, ns, swarm.Opts{MaxPeersPerTorrent: 4})
+	h := Hash(40)
+	f.mustAnnounce(h, Addr4(1), swarm.Seeder)
+	f.mustAnnounce(h, Addr6(1), swarm.Seeder)
+	f.mustAnnounce(h, Addr6(2), swarm.PartialSeed)
+	f.mustAnnounce(h, Addr6(3), swarm.Leecher)
+	if _, err := f.announce(h, Addr6(4), swarm.Seeder); err == nil {
+		t.Fatal("a fifth peer was let into a swarm capped at 4")
+	}
+	f.mustAnnounce(Hash(41), Addr6(5), swarm.Leecher)
+	want := func(what string, peers6, seeders6, partial6 int) {
+		t.Helper()
+		st := f.s.Stats()
+		if st.Peers6 != peers6 || st.Seeders6 != seeders6 || st.Partial6 != partial6 {
+			t.Errorf("%s: IPv6 peers %d, seeders %d, partial %d; want %d, %d, %d (stats %+v)",
+				what, st.Peers6, st.Seeders6, st.Partial6, peers6, seeders6, partial6, st)
+		}
+	}
+	want("announced", 4, 1, 1)
+	f.mustAnnounce(h, Addr6(3), swarm.Seeder)
+	f.mustAnnounce(h, Addr6(1), swarm.Leecher)
+	want("statuses changed", 4, 1, 1)
+	f.mustAnnounce(h, Addr6(2), swarm.PartialSeed, stopped)
+	want("a partial seed stopped", 3, 1, 0)
+	f.clock.Advance(Timeout / 2)
+	f.mustAnnounce(h, Addr6(3), swarm.Seeder)
+	f.clock.Advance(Timeout/2 + time.Minute)
+	f.s.Expire()
+	want("all but one expired", 1, 1, 0)
+	if st := f.s.Stats(); st.Peers != 1 || st.Seeders != 1 {
+		t.Errorf("after expiry: stats %+v, want the one IPv6 seeder", st)
 	}
 }
