@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/swarmlight/swarmlight/appliance/internal/atomicfile"
 )
 
 // File modes of what the editing functions write. The key file is world-readable
@@ -247,42 +249,12 @@ func editFile(path string, perm os.FileMode, change func(lines []string) ([]stri
 		}
 	}
 
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	err = atomicfile.Write(path, []byte(text), atomicfile.Opts{Perm: perm, UID: uid, GID: gid,
+		// Renaming a file whose owner could not be kept could leave the service
+		// unable to read it; a new one takes its directory's group if it can.
+		StrictOwner: exists})
 	if err != nil {
 		return fmt.Errorf("access: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // gone after the rename; cleans up after a failure
-	err = writeSynced(tmp, text, perm)
-	if err == nil && (uid >= 0 || gid >= 0) {
-		if cerr := os.Chown(tmp.Name(), uid, gid); cerr != nil && exists {
-			// Renaming anyway could leave the service unable to read its file.
-			err = fmt.Errorf("keeping the owner of %s: %w", path, cerr)
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("access: writing %s: %w", path, err)
-	}
-	// The rename is durable once the directory is synced.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return nil
-}
-
-func writeSynced(f *os.File, text string, perm os.FileMode) error {
-	_, err := f.WriteString(text)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

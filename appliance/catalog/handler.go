@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+
+	"github.com/swarmlight/swarmlight/appliance/human"
 )
 
 // Deps are what the shelf asks of the rest of the tracker. Any may be nil.
@@ -386,7 +388,7 @@ func (s *Shelf) HTML(back string) template.HTML {
 		NeedKey bool
 		Back    string
 		Sizes   func(int64) string
-	}{st.entries, s.private(), st.opts.UploadKey != "", back, humanSize})
+	}{st.entries, s.private(), st.opts.UploadKey != "", back, human.Bytes})
 	if err != nil {
 		return ""
 	}
@@ -426,17 +428,3 @@ var fragment = template.Must(template.New("shelf").Parse(`<section id="catalog" 
 </form>
 </section>
 `))
-
-// humanSize is n bytes in the largest binary unit that keeps it at least 1.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

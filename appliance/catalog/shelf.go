@@ -20,6 +20,8 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 	infohash_v2 "github.com/anacrolix/torrent/types/infohash-v2"
+
+	"github.com/swarmlight/swarmlight/appliance/internal/atomicfile"
 )
 
 // FileMode is a shelved file's mode: the service's dynamic user writes them and
@@ -185,7 +187,7 @@ func (s *Shelf) Remove(what string) (Entry, error) {
 	if err := os.Remove(filepath.Join(st.opts.Dir, e.ID+".torrent")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Entry{}, fmt.Errorf("catalog: removing: %w", err)
 	}
-	syncDir(st.opts.Dir)
+	atomicfile.SyncDir(st.opts.Dir)
 	s.set(&state{opts: st.opts, entries: slices.Delete(slices.Clone(st.entries), hits[0], hits[0]+1)})
 	return e, nil
 }
@@ -301,42 +303,15 @@ func sortEntries(es []Entry) {
 }
 
 // writeAtomic writes b as dir/name so that a reader sees the old file or the new
-// one, whole: a temporary file in the same directory, synced, renamed over it.
+// one, whole.
 func writeAtomic(dir, name string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("catalog: making the shelf's directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".upload.*.tmp")
-	if err != nil {
-		return fmt.Errorf("catalog: writing: %w", err)
+	if err := atomicfile.Write(filepath.Join(dir, name), b, atomicfile.Opts{Perm: FileMode, UID: -1, GID: -1}); err != nil {
+		return fmt.Errorf("catalog: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // gone after the rename; cleans up after a failure
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Chmod(FileMode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		return fmt.Errorf("catalog: writing: %w", err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Ready makes dir if need be and checks that it can be read and written to: what

@@ -3,47 +3,19 @@ package web
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/swarmlight/swarmlight/appliance/human"
 )
 
 // How figures read on the page. The page's script formats the same way
 // (page.html: fmt), so a figure reads alike before and after an update.
 
-// count groups digits by thousands: 1234567 is "1,234,567".
-func count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// count and bytesText are package human's, named as the page's script names
+// them.
+func count(n int64) string { return human.Count(n) }
 
-// bytesText is a size in binary units, one decimal: "12.5 MiB".
-func bytesText(n int64) string {
-	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	v := float64(n)
-	unit := "B"
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if v < 1024 {
-			break
-		}
-		v /= 1024
-		unit = u
-	}
-	return fmt.Sprintf("%.1f %s", v, unit)
-}
+func bytesText(n int64) string { return human.Bytes(n) }
 
 // rate is announces per second, one decimal.
 func rate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

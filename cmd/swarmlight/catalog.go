@@ -9,6 +9,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance/catalog"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/human"
 )
 
 // catalogCmd manages the shelf of torrents in catalog.dir:
@@ -83,7 +84,7 @@ func shelve(cfg config.Config, b []byte, stdout, stderr io.Writer) int {
 		}
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "on the shelf in %s: %s (%s)\n", cfg.Catalog.Dir, e.Name, sizeText(e.Size))
+	fmt.Fprintf(stdout, "on the shelf in %s: %s (%s)\n", cfg.Catalog.Dir, e.Name, human.Bytes(e.Size))
 	if !cfg.Catalog.Enabled {
 		fmt.Fprintln(stdout, "(not shown: catalog.enabled is false)")
 	}
@@ -129,21 +130,7 @@ func listShelf(cfg config.Config, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s in %s%s\n", count(len(es), "torrent", "torrents"), cfg.Catalog.Dir, note)
 	for _, e := range es {
-		fmt.Fprintf(stdout, "%s  %9s  %s\n", e.ID, sizeText(e.Size), e.Name)
+		fmt.Fprintf(stdout, "%s  %9s  %s\n", e.ID, human.Bytes(e.Size), e.Name)
 	}
 	return exitOK
-}
-
-// sizeText is n bytes for a person: "12.3 MiB".
-func sizeText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/human"
 	"github.com/swarmlight/swarmlight/appliance/panel"
 	"github.com/swarmlight/swarmlight/appliance/web"
 )
@@ -133,18 +134,18 @@ func printStatus(w io.Writer, u string, s web.Snapshot) {
 	line("version", "%s", s.Version)
 	line("up", "%s", time.Duration(s.UptimeSeconds)*time.Second)
 	line("access mode", "%s", s.AccessMode)
-	line("torrents", "%s (%s active)", thousands(s.Torrents), thousands(s.ActiveSwarms))
-	line("peers", "%s", thousands(s.Peers))
-	line("  seeders", "%s", thousands(s.Seeders))
-	line("  leechers", "%s", thousands(s.Leechers))
-	line("  partial seeds", "%s", thousands(s.PartialSeeds))
-	line("announces", "%s (%s/s now)", thousands(int64(s.AnnouncesTotal)), strconv.FormatFloat(s.AnnouncesPerSecond, 'f', -1, 64))
-	line("scrapes", "%s", thousands(int64(s.ScrapesTotal)))
-	line("refused", "%s", thousands(int64(s.RefusedTotal)))
+	line("torrents", "%s (%s active)", human.Count(s.Torrents), human.Count(s.ActiveSwarms))
+	line("peers", "%s", human.Count(s.Peers))
+	line("  seeders", "%s", human.Count(s.Seeders))
+	line("  leechers", "%s", human.Count(s.Leechers))
+	line("  partial seeds", "%s", human.Count(s.PartialSeeds))
+	line("announces", "%s (%s/s now)", human.Count(int64(s.AnnouncesTotal)), strconv.FormatFloat(s.AnnouncesPerSecond, 'f', -1, 64))
+	line("scrapes", "%s", human.Count(int64(s.ScrapesTotal)))
+	line("refused", "%s", human.Count(int64(s.RefusedTotal)))
 	if s.MemoryBudgetBytes > 0 {
-		line("memory", "%s of %s", bytesText(s.MemoryBytes), bytesText(s.MemoryBudgetBytes))
+		line("memory", "%s of %s", human.Bytes(s.MemoryBytes), human.Bytes(s.MemoryBudgetBytes))
 	} else {
-		line("memory", "%s (no budget)", bytesText(s.MemoryBytes))
+		line("memory", "%s (no budget)", human.Bytes(s.MemoryBytes))
 	}
 	c := s.CapRefusals
 	line("caps hit", "%s", nonZero([]named{
@@ -152,8 +153,8 @@ func printStatus(w io.Writer, u string, s web.Snapshot) {
 		{"source torrents", c.SourceTorrents}, {"source peers", c.SourcePeers},
 		{"http connections", c.HTTPConnections}, {"http source", c.HTTPSource},
 	}))
-	line("udp packets", "%s (%s dropped, %s bad connection id, %s limited)", thousands(int64(s.UDP.Packets)),
-		thousands(int64(s.UDP.Dropped)), thousands(int64(s.UDP.BadConnID)), thousands(int64(s.UDP.Limited)))
+	line("udp packets", "%s (%s dropped, %s bad connection id, %s limited)", human.Count(int64(s.UDP.Packets)),
+		human.Count(int64(s.UDP.Dropped)), human.Count(int64(s.UDP.BadConnID)), human.Count(int64(s.UDP.Limited)))
 	if len(s.Problems) == 0 {
 		line("problems", "none")
 	}
@@ -181,42 +182,13 @@ func nonZero(l []named) string {
 	var parts []string
 	for _, c := range l {
 		if c.n > 0 {
-			parts = append(parts, c.name+" "+thousands(int64(c.n)))
+			parts = append(parts, c.name+" "+human.Count(int64(c.n)))
 		}
 	}
 	if len(parts) == 0 {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// thousands is n with its thousands separated: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
-}
-
-// bytesText is n bytes in the largest binary unit that keeps it above one.
-func bytesText(n int64) string {
-	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	v, unit := float64(n)/1024, "KiB"
-	for _, u := range []string{"MiB", "GiB", "TiB"} {
-		if v < 1024 {
-			break
-		}
-		v, unit = v/1024, u
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
 }
 
 // liveView is the panel's view of the running tracker whose figures are at u:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/swarmlight/swarmlight/appliance"
 	"github.com/swarmlight/swarmlight/appliance/config"
+	"github.com/swarmlight/swarmlight/appliance/human"
 )
 
 // torrentCmd makes a .torrent:
@@ -67,7 +68,7 @@ func torrentCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	info, _ := mi.UnmarshalInfo()
-	fmt.Fprintf(stdout, "wrote %s: %s, %s in %d pieces, announcing to\n", out, info.BestName(), sizeText(info.TotalLength()), info.NumPieces())
+	fmt.Fprintf(stdout, "wrote %s: %s, %s in %d pieces, announcing to\n", out, info.BestName(), human.Bytes(info.TotalLength()), info.NumPieces())
 	for _, u := range announce {
 		fmt.Fprintf(stdout, "  %s\n", u)
 	}
@@ -296,7 +297,7 @@ func progress(stderr io.Writer) func(done, total int64) {
 			const width = 30
 			bar := strings.Repeat("#", pct*width/100) + strings.Repeat(".", width-pct*width/100)
 			// \x1b[K clears what a longer line before left.
-			fmt.Fprintf(stderr, "\rhashing [%s] %3d%% %s of %s\x1b[K", bar, pct, sizeText(done), sizeText(total))
+			fmt.Fprintf(stderr, "\rhashing [%s] %3d%% %s of %s\x1b[K", bar, pct, human.Bytes(done), human.Bytes(total))
 			if pct == 100 {
 				fmt.Fprintln(stderr)
 			}
