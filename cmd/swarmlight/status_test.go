@@ -227,6 +227,17 @@ func TestPanelFrom(t *testing.T) {
 	if body := b.tryAnnounce(t, 2, 6882, 5); !strings.Contains(body, "too many torrents") {
 		t.Fatalf("second torrent not refused at the cap: %s", body)
 	}
+	// The box's panel names the cap hit ("tracker is full") from its next redraw
+	// on: wait for it, so that both looks below see the same problems.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		v, err := liveView("http://"+b.addr+"/stats.json", "swarmlight")
+		if err == nil && slices.Contains(v.Problems, "tracker is full") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the box never showed the cap hit as a problem: %+v, %v", v.Problems, err)
+		}
+	}
 	dir := filepath.Join(t.TempDir(), "pages")
 	var out, errOut bytes.Buffer
 	if code := run([]string{"panel", "--png", dir, "--from", "http://" + b.addr + "/", "--config", b.config}, &out, &errOut); code != exitOK {
