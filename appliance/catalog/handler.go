@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"mime"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 
 	"github.com/swarmlight/swarmlight/appliance/human"
+	"github.com/swarmlight/swarmlight/appliance/internal/markup"
 )
 
 // Deps are what the shelf asks of the rest of the tracker. Any may be nil.
@@ -375,56 +375,71 @@ func plain(w http.ResponseWriter, code int, msg string) {
 // HTML is the shelf as a fragment of the status page: the list, how a member
 // adds their key in private mode, and the upload form, whose "back" field
 // returns the browser to back after an upload. It is empty when the shelf is
-// off.
-func (s *Shelf) HTML(back string) template.HTML {
+// off. It is written by hand, every name and address escaped (package markup
+// says why not html/template).
+func (s *Shelf) HTML(back string) string {
 	st := s.cur.Load()
 	if !st.opts.Enabled {
 		return ""
 	}
-	var buf bytes.Buffer
-	err := fragment.Execute(&buf, struct {
-		Entries []Entry
-		Private bool
-		NeedKey bool
-		Back    string
-		Sizes   func(int64) string
-	}{st.entries, s.private(), st.opts.UploadKey != "", back, human.Bytes})
-	if err != nil {
-		return ""
+	var b markup.Builder
+	b.Raw(`<section id="catalog" aria-labelledby="catalog-h">
+<h2 id="catalog-h">Shelf of torrents</h2>`)
+	if len(st.entries) > 0 {
+		b.Raw(`
+<table class="catalog">
+<thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Get it</th></tr></thead>
+<tbody>`)
+		for _, e := range st.entries {
+			b.Raw(`
+<tr data-catalog-id="`)
+			b.Text(e.ID)
+			b.Raw(`"><td>`)
+			b.Text(e.Name)
+			if e.Private {
+				b.Raw(` <small>(private)</small>`)
+			}
+			b.Raw(`</td><td data-value="`)
+			b.Int(e.Size)
+			b.Raw(`">`)
+			b.Text(human.Bytes(e.Size))
+			b.Raw(`</td><td><a href="`)
+			b.URL(e.Download)
+			b.Raw(`" download>.torrent</a> · <a href="`)
+			b.URL(e.Magnet)
+			b.Raw(`">magnet</a></td></tr>`)
+		}
+		b.Raw(`
+</tbody>
+</table>`)
+	} else {
+		b.Raw(`
+<p>Nothing on the shelf yet.</p>`)
 	}
-	return template.HTML(buf.String())
+	if s.private() {
+		b.Raw(`
+<p>This tracker needs a member's key. To get a .torrent with your key in it, add <code>?key=YOUR_KEY</code> to its download link; or, in your client, replace the tracker URL's <code>/announce</code> with <code>/YOUR_KEY/announce</code>.</p>`)
+	}
+	b.Raw(`
+<form method="post" action="/catalog" enctype="multipart/form-data">
+<input type="hidden" name="back" value="`)
+	b.Text(back)
+	b.Raw(`">
+<label for="catalog-file">Put a .torrent on the shelf</label>
+<input id="catalog-file" type="file" name="torrent" accept=".torrent,application/x-bittorrent" required>`)
+	if st.opts.UploadKey != "" {
+		b.Raw(`
+<label for="catalog-key">Upload key</label>
+<input id="catalog-key" type="password" name="key" autocomplete="off" required>`)
+	}
+	b.Raw(`
+<button type="submit">Upload</button>
+</form>
+</section>
+`)
+	return b.String()
 }
 
 // UploadFields are the upload form's fields, for a page that draws its own
 // form: POST multipart/form-data to /catalog.
 var UploadFields = []string{"torrent", "key", "back"}
-
-var fragment = template.Must(template.New("shelf").Parse(`<section id="catalog" aria-labelledby="catalog-h">
-<h2 id="catalog-h">Shelf of torrents</h2>
-{{- if .Entries}}
-<table class="catalog">
-<thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Get it</th></tr></thead>
-<tbody>
-{{- range .Entries}}
-<tr data-catalog-id="{{.ID}}"><td>{{.Name}}{{if .Private}} <small>(private)</small>{{end}}</td><td data-value="{{.Size}}">{{call $.Sizes .Size}}</td><td><a href="{{.Download}}" download>.torrent</a> · <a href="{{.Magnet}}">magnet</a></td></tr>
-{{- end}}
-</tbody>
-</table>
-{{- else}}
-<p>Nothing on the shelf yet.</p>
-{{- end}}
-{{- if .Private}}
-<p>This tracker needs a member's key. To get a .torrent with your key in it, add <code>?key=YOUR_KEY</code> to its download link; or, in your client, replace the tracker URL's <code>/announce</code> with <code>/YOUR_KEY/announce</code>.</p>
-{{- end}}
-<form method="post" action="/catalog" enctype="multipart/form-data">
-<input type="hidden" name="back" value="{{.Back}}">
-<label for="catalog-file">Put a .torrent on the shelf</label>
-<input id="catalog-file" type="file" name="torrent" accept=".torrent,application/x-bittorrent" required>
-{{- if .NeedKey}}
-<label for="catalog-key">Upload key</label>
-<input id="catalog-key" type="password" name="key" autocomplete="off" required>
-{{- end}}
-<button type="submit">Upload</button>
-</form>
-</section>
-`))

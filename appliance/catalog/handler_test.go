@@ -234,3 +234,35 @@ func TestFileName(t *testing.T) {
 		}
 	}
 }
+
+// TestShelfEscapes: a torrent's name, and the form's way back, are text on the
+// shelf's page, never markup.
+func TestShelfEscapes(t *testing.T) {
+	const evil = `<script>alert(1)</script>"'&`
+	const shown = `&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;`
+	s := newShelf(t, Deps{}, Options{})
+	b, _ := makeTorrent(t, evil, 1000, false, "")
+	if _, err := s.Add(b); err != nil {
+		t.Fatal(err)
+	}
+	frag := s.HTML(`/"><script>alert(2)</script>`)
+	for _, want := range []string{
+		`<td>` + shown + `</td>`,
+		`<input type="hidden" name="back" value="/&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;">`,
+		`<a href="magnet:?xt=urn:btih:`,
+		`&amp;dn=%3Cscript%3Ealert%281%29%3C%2Fscript%3E%22%27%26">magnet</a>`,
+	} {
+		if !strings.Contains(frag, want) {
+			t.Errorf("shelf lacks %q:\n%s", want, frag)
+		}
+	}
+	if strings.Contains(frag, "<script") || strings.Contains(frag, `"'&`) {
+		t.Errorf("shelf holds unescaped markup:\n%s", frag)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	_, page := get(t, srv.URL+"/catalog")
+	if !strings.Contains(string(page), `<td>`+shown+`</td>`) || strings.Contains(string(page), "<script") {
+		t.Errorf("GET /catalog: name not escaped:\n%s", page)
+	}
+}

@@ -1,7 +1,7 @@
 // Package human writes figures the way a person reads them, alike on the status
 // page, the shelf and the command line: counts grouped by thousands, sizes in
 // binary units with one decimal. The status page's script formats the same way
-// (appliance/web/page.html), so a figure reads alike before and after an update.
+// (appliance/web/page.go, the fmt function in its script), so a figure reads alike before and after an update.
 package human
 
 import (

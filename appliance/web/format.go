@@ -9,7 +9,7 @@ import (
 )
 
 // How figures read on the page. The page's script formats the same way
-// (page.html: fmt), so a figure reads alike before and after an update.
+// (page.go, the fmt function in its script), so a figure reads alike before and after an update.
 
 // count and bytesText are package human's, named as the page's script names
 // them.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"html/template"
 	"strings"
 )
 
@@ -36,12 +35,13 @@ func graphPoints(history []float64) string {
 }
 
 // graphSVG is the last hour of announces per second as a line graph, drawn on
-// the server so that it shows with JavaScript off.
-func graphSVG(history []float64) template.HTML {
+// the server so that it shows with JavaScript off. It is markup, of numbers
+// only.
+func graphSVG(history []float64) string {
 	peak := 0.0
 	for _, v := range history {
 		peak = max(peak, v)
 	}
-	return template.HTML(fmt.Sprintf(`<svg id="graph" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-labelledby="graph-cap"><rect width="%d" height="%d" class="bg"/><polyline id="graph-line" fill="none" stroke-width="1.5" vector-effect="non-scaling-stroke" points="%s"/></svg>`,
-		graphW, graphH, graphW, graphH, graphPoints(history))) + template.HTML(fmt.Sprintf(`<p class="axis"><span>1 hour ago</span><span>peak <span id="graph-peak">%s</span>/s</span><span>now</span></p>`, rate(peak)))
+	return fmt.Sprintf(`<svg id="graph" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-labelledby="graph-cap"><rect width="%d" height="%d" class="bg"/><polyline id="graph-line" fill="none" stroke-width="1.5" vector-effect="non-scaling-stroke" points="%s"/></svg>`,
+		graphW, graphH, graphW, graphH, graphPoints(history)) + fmt.Sprintf(`<p class="axis"><span>1 hour ago</span><span>peak <span id="graph-peak">%s</span>/s</span><span>now</span></p>`, rate(peak))
 }

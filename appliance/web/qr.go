@@ -2,7 +2,7 @@ package web
 
 import (
 	"fmt"
-	"html/template"
+	"html"
 	"strings"
 
 	"rsc.io/qr"
@@ -14,7 +14,8 @@ const qrQuiet = 4
 // qrSVG draws text as a QR code in SVG, one path of dark runs: a phone held
 // up to the page reads the announce URL without anyone typing it. It is drawn
 // here, not fetched, as the LAN may have no internet.
-func qrSVG(text string) (template.HTML, error) {
+// It is markup, text escaped.
+func qrSVG(text string) (string, error) {
 	code, err := qr.Encode(text, qr.M)
 	if err != nil {
 		return "", fmt.Errorf("web: qr code: %w", err)
@@ -38,6 +39,6 @@ func qrSVG(text string) (template.HTML, error) {
 	// The text is an announce URL the server built from its own addresses,
 	// and it goes into the label escaped all the same.
 	svg := fmt.Sprintf(`<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-label="QR code for %s" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
-		n, n, template.HTMLEscapeString(text), n, n, d.String())
-	return template.HTML(svg), nil
+		n, n, html.EscapeString(text), n, n, d.String())
+	return svg, nil
 }

@@ -228,3 +228,41 @@ func TestPageSize(t *testing.T) {
 		}
 	}
 }
+
+// Markup in a problem, a shelf name or a shelf link is shown as text, never
+// run: the page is written by hand, and every value from outside is escaped.
+func TestPageEscapes(t *testing.T) {
+	const evil = `<script>alert(1)</script>"'&`
+	const shown = `&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;`
+	_, root := serveWeb(t, Options{
+		Source: func() Snapshot {
+			s := fixed()
+			s.Problems = []string{evil}
+			s.Version = evil
+			return s
+		},
+		Catalog: http.NotFoundHandler(),
+		Shelf: func() []ShelfItem {
+			return []ShelfItem{
+				{Name: evil, Size: 1, Magnet: "magnet:?xt=urn:btih:x&dn=" + evil, Download: "/catalog/x.torrent?n=" + evil},
+				{Name: "b", Size: 1, Magnet: "javascript:alert(1)", Download: "javascript:alert(1)"},
+			}
+		}})
+	_, page := getURL(t, "GET", root+"/")
+	for _, want := range []string{
+		`<li>` + shown + `</li>`,
+		`<td>` + shown + `</td>`,
+		`data-format="text" data-value="&#34;\u003cscript\u003ealert(1)\u003c/script\u003e\&#34;&#39;\u0026&#34;">` + shown + `</span>`,
+		`data-value="[&#34;\u003cscript\u003ealert(1)\u003c/script\u003e\&#34;&#39;\u0026&#34;]"`,
+		`<a href="magnet:?xt=urn:btih:x&amp;dn=%3cscript%3ealert%281%29%3c/script%3e%22%27&amp;">magnet link</a>`,
+		`<a href="/catalog/x.torrent?n=%3cscript%3ealert%281%29%3c/script%3e%22%27&amp;" download>`,
+		`<td>b</td><td>1 B</td><td><a href="#" download>.torrent</a></td>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, "<script"); n != 1 || strings.Contains(page, "javascript:") || strings.Contains(page, `"'&`) {
+		t.Errorf("page holds unescaped markup (%d script elements): %s", n, page)
+	}
+}
